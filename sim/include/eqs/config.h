@@ -1,0 +1,162 @@
+/* eqs/config.h — model and experiment configuration: YAML (libyaml document API) → validated
+ * structs, `--set key.path=value` overrides, and the resolved config written to each run.
+ *
+ * Every key is checked against a schema table: an unknown or misspelled key, a wrong type or an
+ * out-of-range value is an error whose message reads
+ *     "experiments/x.yaml:12:5: training.epochs: expected an integer in [1, 100000], got 'ten'"
+ * (for overrides, "--set training.epochs=ten: ..."). The resolved config (eqs_experiment_write)
+ * holds every key with its value after defaults and overrides, with the model inlined, so it can
+ * be run again as it is.
+ *
+ * The full key reference is docs/config.md.
+ */
+#ifndef EQS_CONFIG_H
+#define EQS_CONFIG_H
+
+#include "eqs/core.h"
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EQS_MAX_LAYERS 16
+#define EQS_NAME_LEN   64
+#define EQS_PATH_LEN   1024
+
+typedef enum eqs_activation {
+    EQS_ACT_HARD_SIGMOID = 0,      /* "hard_sigmoid":      clamp(x, 0, 1) */
+    EQS_ACT_HARD_SIGMOID_HALF = 1, /* "hard_sigmoid_half": clamp(x/2, 0, 1) (Laborieux eq. 51) */
+    EQS_ACT_SIGMOID = 2,           /* "sigmoid" */
+    EQS_ACT_TANH = 3,              /* "tanh" */
+} eqs_activation;
+
+typedef enum eqs_loss {
+    EQS_LOSS_MSE = 0,           /* "mse":           l = 1/2 ||o - y||^2 */
+    EQS_LOSS_CROSS_ENTROPY = 1, /* "cross_entropy": l = CE(o, y) = -log softmax(o)_y */
+} eqs_loss;
+
+typedef enum eqs_readout {
+    EQS_READOUT_ACTIVATION = 0, /* "activation": output layer in the dynamics, with sigma */
+    EQS_READOUT_LINEAR = 1,     /* "linear": output layer in the dynamics, no sigma */
+    EQS_READOUT_SOFTMAX = 2,    /* "softmax": last layer is a readout outside the dynamics
+                                   (Laborieux §3.2); requires loss cross_entropy */
+} eqs_readout;
+
+typedef enum eqs_layer_type {
+    EQS_LAYER_DENSE = 0, /* "dense" */
+} eqs_layer_type;
+
+typedef struct eqs_layer_config {
+    eqs_layer_type type;
+    char name[EQS_NAME_LEN]; /* default "fc<k>" (1-based); parameter files are <name>.weight */
+    int32_t n_out;           /* key "out" */
+} eqs_layer_config;
+
+typedef struct eqs_model_config {
+    char name[EQS_NAME_LEN];
+    /* input: either "features: N" or "channels/height/width"; n_features = c*h*w */
+    int32_t in_channels, in_height, in_width; /* 1, 1, N when given as features */
+    int32_t n_features;
+    int32_t n_layers;                         /* weight layers, the readout included */
+    eqs_layer_config layers[EQS_MAX_LAYERS];
+    eqs_activation activation;
+    eqs_loss loss;
+    eqs_readout readout;
+    char source_path[EQS_PATH_LEN];           /* file it was loaded from ("" if inline) */
+} eqs_model_config;
+
+typedef enum eqs_algorithm {
+    EQS_ALGO_EP = 0,   /* "ep" */
+    EQS_ALGO_BPTT = 1, /* "bptt" */
+} eqs_algorithm;
+
+typedef enum eqs_estimator {
+    EQS_EST_ONE_SIDED = 0,   /* "one_sided" */
+    EQS_EST_RANDOM_SIGN = 1, /* "random_sign" */
+    EQS_EST_SYMMETRIC = 2,   /* "symmetric" */
+} eqs_estimator;
+
+typedef enum eqs_optimizer_kind {
+    EQS_OPT_SGD = 0,  /* "sgd":  v <- mu v + g (+wd th); th <- th - lr v (PyTorch's form) */
+    EQS_OPT_ADAM = 1, /* "adam": PyTorch's Adam (L2 weight decay added to the gradient) */
+} eqs_optimizer_kind;
+
+typedef enum eqs_schedule {
+    EQS_SCHED_CONSTANT = 0, /* "constant" */
+    EQS_SCHED_COSINE = 1,   /* "cosine": lr_e = lr_final + (lr - lr_final)(1 + cos(pi e / E))/2 */
+} eqs_schedule;
+
+typedef struct eqs_data_config {
+    char dir[EQS_PATH_LEN];  /* "dir": folder with the four MNIST-format IDX files (gz or raw) */
+    int32_t train_subset;    /* 0 = all; else the first N after a seeded permutation */
+    int32_t test_subset;     /* 0 = all; else the first N of the test set */
+    int32_t normalize;       /* "normalize": false -> pixels in [0,1]; true -> (x - mean)/std */
+    double mean, std;        /* used when normalize is true */
+} eqs_data_config;
+
+typedef struct eqs_algorithm_config {
+    eqs_algorithm name;
+    eqs_estimator estimator; /* EP only */
+    double beta;             /* > 0 */
+    int32_t t1, t2;          /* free and nudged steps, >= 1 */
+    int32_t bptt_truncate;   /* BPTT: back-propagate through the last K of the t1 steps;
+                                0 = all t1 steps */
+} eqs_algorithm_config;
+
+typedef struct eqs_optimizer_config {
+    eqs_optimizer_kind kind;
+    int32_t n_lr;                 /* 1 (same for all layers) or model n_layers */
+    double lr[EQS_MAX_LAYERS];    /* "lr": scalar or list, one per weight layer */
+    double momentum;              /* SGD */
+    double weight_decay;          /* "weight_decay": scalar, all layers */
+    double adam_beta1, adam_beta2, adam_eps;
+    eqs_schedule schedule;
+    double lr_final_frac;         /* cosine: final lr as a fraction of each layer's lr */
+    int32_t schedule_epochs;      /* cosine period E; 0 = training.epochs */
+} eqs_optimizer_config;
+
+typedef struct eqs_training_config {
+    int32_t epochs;
+    int32_t batch_size;
+    int32_t eval_batch_size;
+    uint64_t seed;
+    int32_t threads;
+} eqs_training_config;
+
+typedef struct eqs_experiment_config {
+    char name[EQS_NAME_LEN];
+    char source_path[EQS_PATH_LEN];
+    eqs_model_config model; /* "model": a path (relative to the experiment file) or a map */
+    eqs_data_config data;
+    eqs_algorithm_config algorithm;
+    eqs_optimizer_config optimizer;
+    eqs_training_config training;
+} eqs_experiment_config;
+
+/* Loads a model YAML file (schema: eqs.model/1). */
+eqs_status eqs_model_load(eqs_model_config *out, const char *path, eqs_err *err);
+
+/* Loads an experiment YAML (schema: eqs.experiment/1), resolves its model, applies the
+ * overrides ("key.path=value", in order; a later one wins), validates everything. On error,
+ * *out is left untouched. */
+eqs_status eqs_experiment_load(eqs_experiment_config *out, const char *path,
+                               const char *const *overrides, int n_overrides, eqs_err *err);
+
+/* Writes the fully resolved config as YAML that eqs_experiment_load accepts unchanged. */
+eqs_status eqs_experiment_write(const eqs_experiment_config *cfg, FILE *f, eqs_err *err);
+
+/* Names of enum values as they appear in YAML. */
+const char *eqs_activation_name(eqs_activation a);
+const char *eqs_loss_name(eqs_loss l);
+const char *eqs_readout_name(eqs_readout r);
+const char *eqs_algorithm_name(eqs_algorithm a);
+const char *eqs_estimator_name(eqs_estimator e);
+const char *eqs_optimizer_name(eqs_optimizer_kind o);
+const char *eqs_schedule_name(eqs_schedule s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

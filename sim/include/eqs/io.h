@@ -1,0 +1,122 @@
+/* eqs/io.h — files in and out: NumPy .npy arrays, MNIST-format IDX datasets, atomic writes,
+ * run directories, metrics CSV and gnuplot plots.
+ *
+ * Tensors cross the boundary with other tools as .npy (version 1.0/2.0, little-endian,
+ * C order). Every write that could replace a finished result goes through a temp file in the same
+ * folder + fsync + rename, so a crash never leaves a half-written checkpoint or CSV behind.
+ */
+#ifndef EQS_IO_H
+#define EQS_IO_H
+
+#include "eqs/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- .npy --------------------------------------------------------------------------------- */
+
+typedef enum eqs_dtype {
+    EQS_DTYPE_F32 = 0, /* '<f4' */
+    EQS_DTYPE_F64 = 1, /* '<f8' */
+    EQS_DTYPE_I32 = 2, /* '<i4' */
+    EQS_DTYPE_I64 = 3, /* '<i8' */
+    EQS_DTYPE_U8 = 4,  /* '|u1' */
+} eqs_dtype;
+
+#define EQS_NPY_MAX_DIMS 8
+
+typedef struct eqs_array {
+    eqs_dtype dtype;
+    int32_t ndim;
+    int64_t shape[EQS_NPY_MAX_DIMS];
+    void *data; /* owned; C order; free with eqs_array_free */
+} eqs_array;
+
+int64_t eqs_array_size(const eqs_array *a); /* product of shape (1 for ndim 0) */
+size_t eqs_dtype_size(eqs_dtype t);
+void eqs_array_free(eqs_array *a); /* frees data, zeroes the struct; NULL-safe */
+
+/* Reads a .npy file. Rejects Fortran order, big-endian and unsupported dtypes, a header that
+ * does not parse, and a file shorter or longer than its header says (EQS_EFORMAT, message names
+ * the path and what was expected). */
+eqs_status eqs_npy_read(const char *path, eqs_array *out, eqs_err *err);
+
+/* Reads a .npy and converts it to eqs_real (from f32 or f64 only), checking the shape:
+ * expect_shape[i] < 0 means "any"; ndim must match. *data is owned by the caller (eqs_free). */
+eqs_status eqs_npy_read_real(const char *path, int32_t ndim, const int64_t *expect_shape,
+                             eqs_real **data, int64_t *shape_out, eqs_err *err);
+
+/* Writes a .npy atomically (temp + rename). */
+eqs_status eqs_npy_write(const char *path, eqs_dtype dtype, int32_t ndim, const int64_t *shape,
+                         const void *data, eqs_err *err);
+/* Writes eqs_real data as '<f4' (float build) or '<f8' (double build). */
+eqs_status eqs_npy_write_real(const char *path, int32_t ndim, const int64_t *shape,
+                              const eqs_real *data, eqs_err *err);
+
+/* ---- datasets ----------------------------------------------------------------------------- */
+
+typedef struct eqs_dataset {
+    int64_t n;                 /* samples */
+    int32_t channels, height, width;
+    int32_t n_features;        /* channels*height*width */
+    int32_t n_classes;         /* 1 + max label */
+    eqs_real *x;               /* [n, n_features], pixels scaled to [0,1] */
+    int32_t *y;                /* [n] */
+} eqs_dataset;
+
+/* Loads an MNIST-format pair of IDX files (images idx3-ubyte, labels idx1-ubyte), gzip or raw
+ * (detected from the content, not the name). Checks magic numbers, dimensions, that the two
+ * counts agree and that the files are neither truncated nor too long, and labels < 256. */
+eqs_status eqs_idx_load(eqs_dataset *out, const char *images_path, const char *labels_path,
+                        eqs_err *err);
+
+/* Loads "<dir>/train-images-idx3-ubyte[.gz]" etc.; split is "train" or "t10k". */
+eqs_status eqs_mnist_load(eqs_dataset *out, const char *dir, const char *split, eqs_err *err);
+
+void eqs_dataset_free(eqs_dataset *d);
+
+/* Keeps the first n samples (no-op when n <= 0 or n >= d->n). */
+void eqs_dataset_truncate(eqs_dataset *d, int64_t n);
+/* Applies (x - mean)/std to every pixel. */
+void eqs_dataset_normalize(eqs_dataset *d, double mean, double std);
+
+/* Seeded permutation of [0, n): Fisher-Yates driven by eqs_rng(seed, EQS_RNG_SHUFFLE, epoch). */
+void eqs_permutation(int64_t *perm, int64_t n, uint64_t seed, uint32_t epoch);
+
+/* Gathers rows idx[0..b) of d into x [b, n_features] and y [b]. */
+void eqs_dataset_gather(const eqs_dataset *d, const int64_t *idx, int64_t b, eqs_real *x,
+                        int32_t *y);
+
+/* ---- files and run directories ------------------------------------------------------------ */
+
+/* Writes len bytes atomically: <path>.tmp.<pid> + fsync + rename. */
+eqs_status eqs_write_file_atomic(const char *path, const void *data, size_t len, eqs_err *err);
+/* mkdir -p */
+eqs_status eqs_mkdir_p(const char *path, eqs_err *err);
+int eqs_path_exists(const char *path);
+/* Joins a path relative to the folder of `base_file` (absolute paths are returned as they are). */
+void eqs_path_relative_to(char *out, size_t out_len, const char *base_file, const char *path);
+
+/* ---- metrics and plots -------------------------------------------------------------------- */
+
+/* A CSV with a fixed header, rewritten atomically on each append so that it is always whole. */
+typedef struct eqs_csv eqs_csv;
+/* Opens path for appending rows. If the file exists with the same header, keeps its rows
+ * (resume); if it exists with another header, EQS_EFORMAT. */
+eqs_status eqs_csv_open(eqs_csv **out, const char *path, const char *header, eqs_err *err);
+/* Keeps only rows whose first column (an integer, e.g. the epoch) is <= max_key (resume). */
+void eqs_csv_truncate_after(eqs_csv *c, long max_key);
+eqs_status eqs_csv_append(eqs_csv *c, const char *row, eqs_err *err); /* row without '\n' */
+void eqs_csv_close(eqs_csv *c);
+
+/* Plots columns of a CSV with gnuplot into a PNG: x column `x_col` against each listed column
+ * (1-based), one curve each, titles from the header. Returns EQS_EIO with a message if gnuplot
+ * is missing or fails; callers treat a failed plot as a warning, never as a lost run. */
+eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *title,
+                        const char *ylabel, int x_col, const int *y_cols, int n_y, eqs_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
