@@ -1,1 +1,141 @@
-/* placeholder: being written */
+/* ep.c — Equilibrium Propagation's gradient estimates (one-sided, random-sign, symmetric) in
+ * the conventions of Laborieux et al.'s reference code: free phase of T1 steps from zero, then
+ * T2 nudged steps from s* for each nudged phase, and the contrast of dPhi/dtheta between them.
+ */
+#include "eqs/blas.h"
+#include "eqs/learn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct eqs_ep {
+    eqs_crnn *net;
+    eqs_algorithm_config alg;
+    eqs_state s_free, s_pos, s_neg, tmp;
+    eqs_real *logits;  /* [max_batch, n_classes] */
+    eqs_real *dl_dz;   /* [max_batch, n_classes] */
+    bool have_neg;
+};
+
+void eqs_ep_destroy(eqs_ep *ep)
+{
+    if (!ep)
+        return;
+    eqs_state_free(&ep->s_free);
+    eqs_state_free(&ep->s_pos);
+    eqs_state_free(&ep->s_neg);
+    eqs_state_free(&ep->tmp);
+    eqs_free(ep->logits);
+    eqs_free(ep->dl_dz);
+    free(ep);
+}
+
+eqs_status eqs_ep_create(eqs_ep **out, eqs_crnn *net, const eqs_algorithm_config *alg,
+                         eqs_err *err)
+{
+    if (!(alg->beta > 0) || alg->t1 < 1 || alg->t2 < 1)
+        return eqs_err_set(err, EQS_EINVAL, "ep: need beta > 0, t1 >= 1, t2 >= 1 (got %g, %d, %d)",
+                           alg->beta, alg->t1, alg->t2);
+    eqs_ep *ep = calloc(1, sizeof *ep);
+    if (!ep)
+        return eqs_err_set(err, EQS_ENOMEM, "ep: out of memory");
+    ep->net = net;
+    ep->alg = *alg;
+    size_t n = (size_t)eqs_crnn_max_batch(net) * (size_t)eqs_crnn_n_classes(net);
+    eqs_status st = eqs_state_alloc(net, &ep->s_free, err);
+    if (st == EQS_OK)
+        st = eqs_state_alloc(net, &ep->s_pos, err);
+    if (st == EQS_OK)
+        st = eqs_state_alloc(net, &ep->s_neg, err);
+    if (st == EQS_OK)
+        st = eqs_state_alloc(net, &ep->tmp, err);
+    if (st == EQS_OK) {
+        ep->logits = eqs_calloc(n, sizeof(eqs_real), err);
+        ep->dl_dz = eqs_calloc(n, sizeof(eqs_real), err);
+        st = ep->logits && ep->dl_dz ? EQS_OK : EQS_ENOMEM;
+    }
+    if (st != EQS_OK) {
+        eqs_ep_destroy(ep);
+        return st;
+    }
+    *out = ep;
+    return EQS_OK;
+}
+
+const eqs_state *eqs_ep_state_free(const eqs_ep *ep)
+{
+    return &ep->s_free;
+}
+
+const eqs_state *eqs_ep_state_pos(const eqs_ep *ep)
+{
+    return &ep->s_pos;
+}
+
+const eqs_state *eqs_ep_state_neg(const eqs_ep *ep)
+{
+    return ep->have_neg ? &ep->s_neg : NULL;
+}
+
+/* Adds scale * sum_b dl/dz_b (x) s_D,b to the readout's gradient (weights and bias). */
+static void add_readout_grad(eqs_ep *ep, const eqs_state *s, eqs_real scale, eqs_grads *g)
+{
+    eqs_crnn *net = ep->net;
+    int32_t last = eqs_crnn_n_layers(net) - 1, d = eqs_crnn_n_dynamic(net) - 1;
+    int32_t nc = eqs_crnn_n_classes(net), n_in = eqs_crnn_size(net, last), b = eqs_crnn_batch(net);
+    eqs_crnn_logits(net, s, ep->logits);
+    eqs_crnn_loss_grad(net, ep->logits, ep->dl_dz);
+    eqs_gemm(true, false, nc, n_in, b, scale, ep->dl_dz, nc, s->s[d], n_in, 1, g->w[last], n_in);
+    for (int32_t r = 0; r < b; r++)
+        for (int32_t i = 0; i < nc; i++)
+            g->b[last][i] += scale * ep->dl_dz[(int64_t)r * nc + i];
+}
+
+static void nudged_phase(eqs_ep *ep, eqs_state *s, eqs_real beta)
+{
+    eqs_state_copy(ep->net, s, &ep->s_free, eqs_crnn_batch(ep->net));
+    eqs_crnn_relax(ep->net, s, &ep->tmp, ep->alg.t2, beta);
+}
+
+/* Runs T1 steps from zero; reports the free steady state's loss and accuracy. */
+static void free_phase(eqs_ep *ep, double *loss_sum, int32_t *n_correct)
+{
+    eqs_crnn *net = ep->net;
+    eqs_state_zero(net, &ep->s_free, eqs_crnn_batch(net));
+    eqs_crnn_relax(net, &ep->s_free, &ep->tmp, ep->alg.t1, 0);
+    if (loss_sum || n_correct) {
+        eqs_crnn_logits(net, &ep->s_free, ep->logits);
+        double l = eqs_crnn_loss_grad(net, ep->logits, ep->dl_dz);
+        if (loss_sum)
+            *loss_sum = l;
+        if (n_correct)
+            *n_correct = eqs_crnn_n_correct(net, ep->logits);
+    }
+}
+
+void eqs_ep_estimate(eqs_ep *ep, int sign, eqs_grads *g, double *loss_sum, int32_t *n_correct)
+{
+    eqs_crnn *net = ep->net;
+    EQS_ASSERT(sign == 1 || sign == -1);
+    EQS_ASSERT(sign == 1 || ep->alg.estimator == EQS_EST_RANDOM_SIGN);
+    free_phase(ep, loss_sum, n_correct);
+
+    eqs_real beta_b = (eqs_real)(sign * ep->alg.beta), beta_a = 0;
+    nudged_phase(ep, &ep->s_pos, beta_b);
+    const eqs_state *s_a = &ep->s_free;
+    ep->have_neg = ep->alg.estimator == EQS_EST_SYMMETRIC;
+    if (ep->have_neg) {
+        beta_a = -beta_b;
+        nudged_phase(ep, &ep->s_neg, beta_a);
+        s_a = &ep->s_neg;
+    }
+
+    eqs_real denom = (beta_b - beta_a) * (eqs_real)eqs_crnn_batch(net);
+    eqs_grads_zero(net, g);
+    eqs_crnn_add_dphi_diff(net, &ep->s_pos, s_a, -1 / denom, g);
+    if (eqs_crnn_model(net)->readout == EQS_READOUT_SOFTMAX) {
+        add_readout_grad(ep, &ep->s_pos, beta_b / denom, g);
+        if (beta_a != 0)
+            add_readout_grad(ep, s_a, -beta_a / denom, g);
+    }
+}

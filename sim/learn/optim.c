@@ -1,1 +1,180 @@
-/* placeholder: being written */
+/* optim.c — SGD with momentum and Adam, in PyTorch's exact forms, with layer-wise learning rates
+ * and cosine annealing. Weight updates go through the tiles as a given delta-W.
+ *
+ *   SGD:  g += wd th;  v <- mu v + g;  th <- th - lr v           (torch.optim.SGD, dampening 0)
+ *   Adam: g += wd th;  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+ *         th <- th - (lr / (1-b1^t)) m / (sqrt(v) / sqrt(1-b2^t) + eps)   (torch.optim.Adam)
+ */
+#include "eqs/learn.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+struct eqs_optim {
+    eqs_optimizer_config cfg;
+    int32_t total_epochs;
+    int32_t n_layers;
+    double lr[EQS_MAX_LAYERS]; /* current, after the schedule */
+    eqs_grads slot[2];
+    int32_t n_slots;
+    int64_t steps;
+    eqs_real *w_scratch; /* [max n_out*n_in]: weights for weight decay */
+};
+
+void eqs_optim_destroy(eqs_optim *opt)
+{
+    if (!opt)
+        return;
+    eqs_grads_free(&opt->slot[0]);
+    eqs_grads_free(&opt->slot[1]);
+    eqs_free(opt->w_scratch);
+    free(opt);
+}
+
+static double base_lr(const eqs_optim *opt, int32_t layer)
+{
+    return opt->cfg.n_lr == 1 ? opt->cfg.lr[0] : opt->cfg.lr[layer];
+}
+
+eqs_status eqs_optim_create(eqs_optim **out, const eqs_crnn *net, const eqs_optimizer_config *cfg,
+                            int32_t total_epochs, eqs_err *err)
+{
+    int32_t n = eqs_crnn_n_layers(net);
+    if (cfg->n_lr != 1 && cfg->n_lr != n)
+        return eqs_err_set(err, EQS_EINVAL, "optimizer.lr: %d values for %d layers", cfg->n_lr,
+                           n);
+    eqs_optim *opt = calloc(1, sizeof *opt);
+    if (!opt)
+        return eqs_err_set(err, EQS_ENOMEM, "optimizer: out of memory");
+    opt->cfg = *cfg;
+    opt->total_epochs = total_epochs;
+    opt->n_layers = n;
+    opt->n_slots = cfg->kind == EQS_OPT_ADAM ? 2 : 1;
+    size_t max_w = 0;
+    for (int32_t k = 0; k < n; k++) {
+        size_t w = (size_t)eqs_crnn_size(net, k + 1) * (size_t)eqs_crnn_size(net, k);
+        max_w = w > max_w ? w : max_w;
+    }
+    eqs_status st = EQS_OK;
+    for (int32_t s = 0; s < opt->n_slots && st == EQS_OK; s++)
+        st = eqs_grads_alloc(net, &opt->slot[s], err);
+    if (st == EQS_OK && cfg->weight_decay > 0) {
+        opt->w_scratch = eqs_calloc(max_w, sizeof(eqs_real), err);
+        st = opt->w_scratch ? EQS_OK : EQS_ENOMEM;
+    }
+    if (st != EQS_OK) {
+        eqs_optim_destroy(opt);
+        return st;
+    }
+    eqs_optim_set_epoch(opt, 0);
+    *out = opt;
+    return EQS_OK;
+}
+
+void eqs_optim_set_epoch(eqs_optim *opt, int32_t epoch)
+{
+    int32_t period = opt->cfg.schedule_epochs > 0 ? opt->cfg.schedule_epochs : opt->total_epochs;
+    for (int32_t k = 0; k < opt->n_layers; k++) {
+        double lr = base_lr(opt, k);
+        if (opt->cfg.schedule == EQS_SCHED_COSINE && period > 0) {
+            double lr_final = lr * opt->cfg.lr_final_frac;
+            double e = epoch < period ? epoch : period;
+            lr = lr_final + (lr - lr_final) * 0.5 * (1.0 + cos(3.141592653589793 * e / period));
+        }
+        opt->lr[k] = lr;
+    }
+}
+
+double eqs_optim_lr(const eqs_optim *opt, int32_t layer)
+{
+    return opt->lr[layer];
+}
+
+/* Turns gradient g (n values, parameter th) into the delta to add, in place. */
+static void sgd_delta(const eqs_optim *opt, double lr, eqs_real *g, eqs_real *mom,
+                      const eqs_real *th, int64_t n)
+{
+    double mu = opt->cfg.momentum, wd = opt->cfg.weight_decay;
+    for (int64_t i = 0; i < n; i++) {
+        double gi = (double)g[i] + (th ? wd * (double)th[i] : 0.0);
+        double v = mu * (double)mom[i] + gi;
+        mom[i] = (eqs_real)v;
+        g[i] = (eqs_real)(-lr * v);
+    }
+}
+
+static void adam_delta(const eqs_optim *opt, double lr, eqs_real *g, eqs_real *m, eqs_real *v,
+                       const eqs_real *th, int64_t n)
+{
+    double b1 = opt->cfg.adam_beta1, b2 = opt->cfg.adam_beta2, eps = opt->cfg.adam_eps;
+    double wd = opt->cfg.weight_decay;
+    double bc1 = 1.0 - pow(b1, (double)opt->steps), bc2 = 1.0 - pow(b2, (double)opt->steps);
+    double step_size = lr / bc1, sqrt_bc2 = sqrt(bc2);
+    for (int64_t i = 0; i < n; i++) {
+        double gi = (double)g[i] + (th ? wd * (double)th[i] : 0.0);
+        double mi = b1 * (double)m[i] + (1.0 - b1) * gi;
+        double vi = b2 * (double)v[i] + (1.0 - b2) * gi * gi;
+        m[i] = (eqs_real)mi;
+        v[i] = (eqs_real)vi;
+        g[i] = (eqs_real)(-step_size * (double)m[i] / (sqrt((double)v[i]) / sqrt_bc2 + eps));
+    }
+}
+
+static void param_delta(const eqs_optim *opt, double lr, eqs_real *g, int32_t slot_layer,
+                        bool is_bias, const eqs_real *th, int64_t n)
+{
+    eqs_real *s0 = is_bias ? opt->slot[0].b[slot_layer] : opt->slot[0].w[slot_layer];
+    if (opt->cfg.kind == EQS_OPT_SGD) {
+        sgd_delta(opt, lr, g, s0, th, n);
+    } else {
+        eqs_real *s1 = is_bias ? opt->slot[1].b[slot_layer] : opt->slot[1].w[slot_layer];
+        adam_delta(opt, lr, g, s0, s1, th, n);
+    }
+}
+
+void eqs_optim_step(eqs_optim *opt, eqs_crnn *net, eqs_grads *g)
+{
+    opt->steps++;
+    bool decay = opt->cfg.weight_decay > 0;
+    for (int32_t k = 0; k < opt->n_layers; k++) {
+        eqs_tile *tile = eqs_crnn_tile(net, k);
+        int64_t n_w = (int64_t)eqs_tile_n_out(tile) * eqs_tile_n_in(tile);
+        int32_t n_b = eqs_tile_n_out(tile);
+        eqs_real *bias = eqs_crnn_bias(net, k);
+        if (decay)
+            eqs_tile_read(tile, opt->w_scratch);
+        param_delta(opt, opt->lr[k], g->w[k], k, false, decay ? opt->w_scratch : NULL, n_w);
+        eqs_tile_update_delta(tile, g->w[k]);
+        param_delta(opt, opt->lr[k], g->b[k], k, true, decay ? bias : NULL, n_b);
+        for (int32_t i = 0; i < n_b; i++)
+            bias[i] += g->b[k][i];
+    }
+}
+
+int32_t eqs_optim_n_slots(const eqs_optim *opt)
+{
+    return opt->n_slots;
+}
+
+const char *eqs_optim_slot_name(const eqs_optim *opt, int32_t slot)
+{
+    if (opt->cfg.kind == EQS_OPT_SGD)
+        return "momentum";
+    return slot == 0 ? "m" : "v";
+}
+
+eqs_grads *eqs_optim_slot(eqs_optim *opt, int32_t slot)
+{
+    EQS_ASSERT(slot >= 0 && slot < opt->n_slots);
+    return &opt->slot[slot];
+}
+
+int64_t eqs_optim_steps(const eqs_optim *opt)
+{
+    return opt->steps;
+}
+
+void eqs_optim_set_steps(eqs_optim *opt, int64_t steps)
+{
+    opt->steps = steps;
+}

@@ -1,1 +1,470 @@
-/* placeholder: being written */
+/* crnn.c — the fully connected convergent RNN: parameters on tiles, synchronous steps of
+ * s <- sigma(dPhi/ds) with the nudge inside sigma, logits, losses and the Hebbian dPhi/dtheta.
+ *
+ * Nothing here allocates after eqs_crnn_create / eqs_state_alloc: every step works in buffers
+ * sized for max_batch.
+ */
+#include "eqs/blas.h"
+#include "eqs/net.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eqs_crnn {
+    eqs_model_config model;
+    int32_t n_layers;                   /* N */
+    int32_t n_dyn;                      /* D */
+    int32_t size[EQS_MAX_LAYERS + 1];   /* n_0 .. n_N */
+    int32_t max_batch;
+    eqs_tile *tile[EQS_MAX_LAYERS];     /* W_k [n_k, n_{k-1}] */
+    eqs_real *bias[EQS_MAX_LAYERS];     /* b_k [n_k] */
+    const eqs_real *x;                  /* [batch, n_0], borrowed */
+    const int32_t *y;                   /* [batch], borrowed */
+    int32_t batch;
+    eqs_real *drive0;                   /* [max_batch, n_1]: W_1 x + b_1, static */
+    eqs_real *logits;                   /* [max_batch, n_classes] */
+    eqs_real *dl_dz;                    /* [max_batch, n_classes] */
+    eqs_real *diff0;                    /* [max_batch, n_1]: s_b - s_a of the first layer */
+    eqs_state pre_scratch;              /* pre-activations when the caller keeps none */
+};
+
+static int64_t layer_elems(const eqs_crnn *net, int32_t k, int32_t batch)
+{
+    return (int64_t)batch * net->size[k + 1];
+}
+
+const eqs_model_config *eqs_crnn_model(const eqs_crnn *net)
+{
+    return &net->model;
+}
+
+int32_t eqs_crnn_n_layers(const eqs_crnn *net)
+{
+    return net->n_layers;
+}
+
+int32_t eqs_crnn_n_dynamic(const eqs_crnn *net)
+{
+    return net->n_dyn;
+}
+
+int32_t eqs_crnn_size(const eqs_crnn *net, int32_t k)
+{
+    EQS_ASSERT(k >= 0 && k <= net->n_layers);
+    return net->size[k];
+}
+
+int32_t eqs_crnn_n_classes(const eqs_crnn *net)
+{
+    return net->size[net->n_layers];
+}
+
+int32_t eqs_crnn_max_batch(const eqs_crnn *net)
+{
+    return net->max_batch;
+}
+
+eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer)
+{
+    EQS_ASSERT(layer >= 0 && layer < net->n_layers);
+    return net->tile[layer];
+}
+
+eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer)
+{
+    EQS_ASSERT(layer >= 0 && layer < net->n_layers);
+    return net->bias[layer];
+}
+
+const eqs_real *eqs_crnn_input(const eqs_crnn *net)
+{
+    return net->x;
+}
+
+const int32_t *eqs_crnn_targets(const eqs_crnn *net)
+{
+    return net->y;
+}
+
+int32_t eqs_crnn_batch(const eqs_crnn *net)
+{
+    return net->batch;
+}
+
+void eqs_crnn_destroy(eqs_crnn *net)
+{
+    if (!net)
+        return;
+    for (int32_t k = 0; k < net->n_layers; k++) {
+        eqs_tile_destroy(net->tile[k]);
+        eqs_free(net->bias[k]);
+    }
+    eqs_free(net->drive0);
+    eqs_free(net->logits);
+    eqs_free(net->dl_dz);
+    eqs_free(net->diff0);
+    eqs_state_free(&net->pre_scratch);
+    free(net);
+}
+
+static eqs_status alloc_workspace(eqs_crnn *net, eqs_err *err)
+{
+    size_t b = (size_t)net->max_batch;
+    size_t nc = (size_t)eqs_crnn_n_classes(net);
+    net->drive0 = eqs_calloc(b * (size_t)net->size[1], sizeof(eqs_real), err);
+    net->diff0 = eqs_calloc(b * (size_t)net->size[1], sizeof(eqs_real), err);
+    net->logits = eqs_calloc(b * nc, sizeof(eqs_real), err);
+    net->dl_dz = eqs_calloc(b * nc, sizeof(eqs_real), err);
+    if (!net->drive0 || !net->diff0 || !net->logits || !net->dl_dz)
+        return EQS_ENOMEM;
+    return eqs_state_alloc(net, &net->pre_scratch, err);
+}
+
+eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
+                           eqs_err *err)
+{
+    if (max_batch < 1)
+        return eqs_err_set(err, EQS_EINVAL, "crnn: max_batch %d must be >= 1", max_batch);
+    if (model->n_layers < 1 || model->n_layers > EQS_MAX_LAYERS)
+        return eqs_err_set(err, EQS_EINVAL, "crnn: %d layers (expected 1..%d)", model->n_layers,
+                           EQS_MAX_LAYERS);
+    if (model->readout == EQS_READOUT_SOFTMAX && model->n_layers < 2)
+        return eqs_err_set(err, EQS_EINVAL, "crnn: a softmax readout needs at least 2 layers");
+    eqs_crnn *net = calloc(1, sizeof *net);
+    if (!net)
+        return eqs_err_set(err, EQS_ENOMEM, "crnn: out of memory");
+    net->model = *model;
+    net->n_layers = model->n_layers;
+    net->n_dyn = model->readout == EQS_READOUT_SOFTMAX ? model->n_layers - 1 : model->n_layers;
+    net->max_batch = max_batch;
+    net->size[0] = model->n_features;
+    eqs_status st = EQS_OK;
+    for (int32_t k = 0; k < net->n_layers && st == EQS_OK; k++) {
+        net->size[k + 1] = model->layers[k].n_out;
+        st = eqs_tile_create_ideal(&net->tile[k], net->size[k + 1], net->size[k], err);
+        if (st == EQS_OK) {
+            net->bias[k] = eqs_calloc((size_t)net->size[k + 1], sizeof(eqs_real), err);
+            st = net->bias[k] ? EQS_OK : EQS_ENOMEM;
+        }
+    }
+    if (st == EQS_OK)
+        st = alloc_workspace(net, err);
+    if (st != EQS_OK) {
+        eqs_crnn_destroy(net);
+        return st;
+    }
+    *out = net;
+    return EQS_OK;
+}
+
+void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
+{
+    for (int32_t k = 0; k < net->n_layers; k++) {
+        int32_t n_out = net->size[k + 1], n_in = net->size[k];
+        double bound = 1.0 / sqrt((double)n_in);
+        eqs_real *w = malloc(sizeof(eqs_real) * (size_t)n_out * (size_t)n_in);
+        EQS_ASSERT(w != NULL);
+        eqs_rng r;
+        eqs_rng_init(&r, seed, EQS_RNG_INIT_W, (uint32_t)(2 * k));
+        for (int64_t i = 0; i < (int64_t)n_out * n_in; i++)
+            w[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
+        eqs_tile_write(net->tile[k], w);
+        free(w);
+        eqs_rng_init(&r, seed, EQS_RNG_INIT_W, (uint32_t)(2 * k + 1));
+        for (int32_t i = 0; i < n_out; i++)
+            net->bias[k][i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
+    }
+}
+
+/* ---- states and gradient buffers ------------------------------------------------------- */
+
+eqs_status eqs_state_alloc(const eqs_crnn *net, eqs_state *st, eqs_err *err)
+{
+    memset(st, 0, sizeof *st);
+    st->n_layers = net->n_dyn;
+    for (int32_t k = 0; k < net->n_dyn; k++) {
+        st->s[k] = eqs_calloc((size_t)layer_elems(net, k, net->max_batch), sizeof(eqs_real), err);
+        if (!st->s[k]) {
+            eqs_state_free(st);
+            return EQS_ENOMEM;
+        }
+    }
+    return EQS_OK;
+}
+
+void eqs_state_free(eqs_state *st)
+{
+    for (int32_t k = 0; k < EQS_MAX_LAYERS; k++) {
+        eqs_free(st->s[k]);
+        st->s[k] = NULL;
+    }
+    st->n_layers = 0;
+}
+
+void eqs_state_zero(const eqs_crnn *net, eqs_state *st, int32_t batch)
+{
+    for (int32_t k = 0; k < net->n_dyn; k++)
+        memset(st->s[k], 0, sizeof(eqs_real) * (size_t)layer_elems(net, k, batch));
+}
+
+void eqs_state_copy(const eqs_crnn *net, eqs_state *dst, const eqs_state *src, int32_t batch)
+{
+    for (int32_t k = 0; k < net->n_dyn; k++)
+        memcpy(dst->s[k], src->s[k], sizeof(eqs_real) * (size_t)layer_elems(net, k, batch));
+}
+
+eqs_status eqs_grads_alloc(const eqs_crnn *net, eqs_grads *g, eqs_err *err)
+{
+    memset(g, 0, sizeof *g);
+    g->n_layers = net->n_layers;
+    for (int32_t k = 0; k < net->n_layers; k++) {
+        g->w[k] = eqs_calloc((size_t)net->size[k + 1] * (size_t)net->size[k], sizeof(eqs_real),
+                             err);
+        g->b[k] = eqs_calloc((size_t)net->size[k + 1], sizeof(eqs_real), err);
+        if (!g->w[k] || !g->b[k]) {
+            eqs_grads_free(g);
+            return EQS_ENOMEM;
+        }
+    }
+    return EQS_OK;
+}
+
+void eqs_grads_free(eqs_grads *g)
+{
+    for (int32_t k = 0; k < EQS_MAX_LAYERS; k++) {
+        eqs_free(g->w[k]);
+        eqs_free(g->b[k]);
+        g->w[k] = g->b[k] = NULL;
+    }
+    g->n_layers = 0;
+}
+
+void eqs_grads_zero(const eqs_crnn *net, eqs_grads *g)
+{
+    for (int32_t k = 0; k < net->n_layers; k++) {
+        memset(g->w[k], 0, sizeof(eqs_real) * (size_t)net->size[k + 1] * (size_t)net->size[k]);
+        memset(g->b[k], 0, sizeof(eqs_real) * (size_t)net->size[k + 1]);
+    }
+}
+
+/* ---- activations ----------------------------------------------------------------------- */
+
+void eqs_activation_apply(eqs_activation a, const eqs_real *pre, eqs_real *out, int64_t n)
+{
+    switch (a) {
+    case EQS_ACT_HARD_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            eqs_real v = pre[i];
+            out[i] = v < 0 ? 0 : (v > 1 ? 1 : v);
+        }
+        break;
+    case EQS_ACT_HARD_SIGMOID_HALF:
+        for (int64_t i = 0; i < n; i++) {
+            eqs_real v = pre[i] * (eqs_real)0.5;
+            out[i] = v < 0 ? 0 : (v > 1 ? 1 : v);
+        }
+        break;
+    case EQS_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (eqs_real)(1.0 / (1.0 + exp(-(double)pre[i])));
+        break;
+    case EQS_ACT_TANH:
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (eqs_real)tanh((double)pre[i]);
+        break;
+    }
+}
+
+/* Derivatives of the clamps are 1 (or 1/2) strictly inside the linear range and 0 on and
+ * beyond its ends, like PyTorch's hardtanh. */
+void eqs_activation_grad(eqs_activation a, const eqs_real *pre, eqs_real *dout, int64_t n)
+{
+    switch (a) {
+    case EQS_ACT_HARD_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            dout[i] = (pre[i] > 0 && pre[i] < 1) ? 1 : 0;
+        break;
+    case EQS_ACT_HARD_SIGMOID_HALF:
+        for (int64_t i = 0; i < n; i++)
+            dout[i] = (pre[i] > 0 && pre[i] < 2) ? (eqs_real)0.5 : 0;
+        break;
+    case EQS_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            double s = 1.0 / (1.0 + exp(-(double)pre[i]));
+            dout[i] = (eqs_real)(s * (1.0 - s));
+        }
+        break;
+    case EQS_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) {
+            double t = tanh((double)pre[i]);
+            dout[i] = (eqs_real)(1.0 - t * t);
+        }
+        break;
+    }
+}
+
+bool eqs_all_finite(const eqs_real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return false;
+    return true;
+}
+
+/* ---- dynamics -------------------------------------------------------------------------- */
+
+static void add_bias(eqs_real *h, const eqs_real *b, int32_t batch, int32_t n)
+{
+    for (int32_t r = 0; r < batch; r++)
+        for (int32_t i = 0; i < n; i++)
+            h[(int64_t)r * n + i] += b[i];
+}
+
+void eqs_crnn_set_input(eqs_crnn *net, const eqs_real *x, const int32_t *y, int32_t batch)
+{
+    EQS_ASSERT(batch >= 1 && batch <= net->max_batch);
+    net->x = x;
+    net->y = y;
+    net->batch = batch;
+    eqs_tile_mvm(net->tile[0], x, batch, net->drive0, false);
+    add_bias(net->drive0, net->bias[0], batch, net->size[1]);
+}
+
+void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits)
+{
+    int32_t nc = eqs_crnn_n_classes(net), last = net->n_dyn - 1;
+    if (net->model.readout == EQS_READOUT_SOFTMAX) {
+        eqs_tile_mvm(net->tile[net->n_layers - 1], s->s[last], net->batch, logits, false);
+        add_bias(logits, net->bias[net->n_layers - 1], net->batch, nc);
+    } else {
+        memcpy(logits, s->s[last], sizeof(eqs_real) * (size_t)net->batch * (size_t)nc);
+    }
+}
+
+double eqs_crnn_loss_grad(const eqs_crnn *net, const eqs_real *logits, eqs_real *dl_dz)
+{
+    int32_t nc = eqs_crnn_n_classes(net);
+    double total = 0;
+    for (int32_t r = 0; r < net->batch; r++) {
+        const eqs_real *z = logits + (int64_t)r * nc;
+        eqs_real *g = dl_dz + (int64_t)r * nc;
+        int32_t y = net->y[r];
+        if (net->model.loss == EQS_LOSS_MSE) {
+            for (int32_t i = 0; i < nc; i++) {
+                double d = (double)z[i] - (i == y ? 1.0 : 0.0);
+                g[i] = (eqs_real)d;
+                total += 0.5 * d * d;
+            }
+        } else {
+            double zmax = z[0];
+            for (int32_t i = 1; i < nc; i++)
+                zmax = z[i] > zmax ? z[i] : zmax;
+            double sum = 0;
+            for (int32_t i = 0; i < nc; i++)
+                sum += exp((double)z[i] - zmax);
+            for (int32_t i = 0; i < nc; i++)
+                g[i] = (eqs_real)(exp((double)z[i] - zmax) / sum - (i == y ? 1.0 : 0.0));
+            total += zmax + log(sum) - (double)z[y];
+        }
+    }
+    return total;
+}
+
+int32_t eqs_crnn_n_correct(const eqs_crnn *net, const eqs_real *logits)
+{
+    int32_t nc = eqs_crnn_n_classes(net), correct = 0;
+    for (int32_t r = 0; r < net->batch; r++) {
+        const eqs_real *z = logits + (int64_t)r * nc;
+        int32_t best = 0;
+        for (int32_t i = 1; i < nc; i++)
+            if (z[i] > z[best])
+                best = i;
+        correct += best == net->y[r];
+    }
+    return correct;
+}
+
+/* Adds the nudge -beta * dl/ds_D (through the readout for a softmax) to the last dynamic
+ * layer's pre-activation h, evaluated at the current states. */
+static void add_nudge(eqs_crnn *net, const eqs_state *in, eqs_real beta, eqs_real *h)
+{
+    int32_t nc = eqs_crnn_n_classes(net);
+    int64_t n = (int64_t)net->batch * nc;
+    eqs_crnn_logits(net, in, net->logits);
+    eqs_crnn_loss_grad(net, net->logits, net->dl_dz);
+    if (net->model.readout == EQS_READOUT_SOFTMAX) {
+        for (int64_t i = 0; i < n; i++)
+            net->dl_dz[i] *= -beta;
+        eqs_tile_mvm_t(net->tile[net->n_layers - 1], net->dl_dz, net->batch, h, true);
+    } else {
+        eqs_axpy(n, -beta, net->dl_dz, h);
+    }
+}
+
+void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real beta,
+                   eqs_state *pre)
+{
+    EQS_ASSERT(in != out);
+    eqs_state *hs = pre ? pre : &net->pre_scratch;
+    int32_t b = net->batch, last = net->n_dyn - 1;
+    for (int32_t k = 0; k <= last; k++) {
+        eqs_real *h = hs->s[k];
+        int32_t n = net->size[k + 1];
+        if (k == 0) {
+            memcpy(h, net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, b));
+        } else {
+            eqs_tile_mvm(net->tile[k], in->s[k - 1], b, h, false);
+            add_bias(h, net->bias[k], b, n);
+        }
+        if (k < last)
+            eqs_tile_mvm_t(net->tile[k + 1], in->s[k + 1], b, h, true);
+        else if (beta != 0)
+            add_nudge(net, in, beta, h);
+        if (k == last && net->model.readout == EQS_READOUT_LINEAR)
+            memcpy(out->s[k], h, sizeof(eqs_real) * (size_t)layer_elems(net, k, b));
+        else
+            eqs_activation_apply(net->model.activation, h, out->s[k], layer_elems(net, k, b));
+    }
+}
+
+void eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, eqs_real beta)
+{
+    for (int32_t t = 0; t < steps; t++) {
+        eqs_crnn_step(net, s, tmp, beta, NULL);
+        eqs_state swap = *s;
+        *s = *tmp;
+        *tmp = swap;
+    }
+}
+
+/* ---- dPhi/dtheta ------------------------------------------------------------------------- */
+
+static void add_column_sums(eqs_real *gb, const eqs_real *s, int32_t batch, int32_t n,
+                            eqs_real scale)
+{
+    for (int32_t r = 0; r < batch; r++)
+        for (int32_t i = 0; i < n; i++)
+            gb[i] += scale * s[(int64_t)r * n + i];
+}
+
+void eqs_crnn_add_dphi_diff(eqs_crnn *net, const eqs_state *s_b, const eqs_state *s_a,
+                            eqs_real scale, eqs_grads *g)
+{
+    int32_t b = net->batch;
+    int64_t n1 = layer_elems(net, 0, b);
+    for (int64_t i = 0; i < n1; i++)
+        net->diff0[i] = s_b->s[0][i] - s_a->s[0][i];
+    eqs_gemm(true, false, net->size[1], net->size[0], b, scale, net->diff0, net->size[1], net->x,
+             net->size[0], 1, g->w[0], net->size[0]);
+    add_column_sums(g->b[0], net->diff0, b, net->size[1], scale);
+    for (int32_t k = 1; k < net->n_dyn; k++) {
+        int32_t n_out = net->size[k + 1], n_in = net->size[k];
+        eqs_gemm(true, false, n_out, n_in, b, scale, s_b->s[k], n_out, s_b->s[k - 1], n_in, 1,
+                 g->w[k], n_in);
+        eqs_gemm(true, false, n_out, n_in, b, -scale, s_a->s[k], n_out, s_a->s[k - 1], n_in, 1,
+                 g->w[k], n_in);
+        add_column_sums(g->b[k], s_b->s[k], b, n_out, scale);
+        add_column_sums(g->b[k], s_a->s[k], b, n_out, -scale);
+    }
+}

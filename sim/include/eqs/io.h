@@ -116,6 +116,13 @@ void eqs_csv_close(eqs_csv *c);
 eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *title,
                         const char *ylabel, int x_col, const int *y_cols, int n_y, eqs_err *err);
 
+/* ---- files (continued) -------------------------------------------------------------------- */
+
+/* Like eqs_write_file_atomic for data in n_parts pieces written in order (e.g. a .npy header and
+ * the array it describes), without first copying them into one buffer. */
+eqs_status eqs_write_file_atomic_parts(const char *path, const void *const *parts,
+                                       const size_t *lens, int n_parts, eqs_err *err);
+
 #ifdef __cplusplus
 }
 #endif

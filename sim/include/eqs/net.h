@@ -1,0 +1,114 @@
+/* eqs/net.h — the convergent RNN (CRNN) of fully connected layers, in the conventions of the
+ * reference code of Laborieux et al. (2021), so numbers compare one for one.
+ *
+ * Layers k = 1..N hold W_k [n_k, n_{k-1}] on a tile and a bias b_k [n_k]; s_0 = x is the static
+ * input. The primitive function is
+ *     Phi = sum_k s_k . (W_k s_{k-1} + b_k)  -  beta * l
+ * and every step updates all layers synchronously from the previous step's states:
+ *     s_k <- sigma(dPhi/ds_k) = sigma(W_k s_{k-1} + b_k + W_{k+1}^T s_{k+1} + nudge_k).
+ * The nudge enters inside sigma (as in the reference code). Readouts:
+ *  - activation: the output o = s_N is in the dynamics with sigma; nudge_N = -beta dl/do
+ *  - linear:     the output o = s_N is in the dynamics without sigma; nudge_N = -beta dl/do
+ *  - softmax:    layers 1..N-1 are dynamic; W_N, b_N read out z = W_N s_{N-1} + b_N outside the
+ *                dynamics; l = CE(z, y); nudge_{N-1} = -beta W_N^T (softmax(z) - y).
+ * "Dynamic layers" are the D layers with a state (D = N, or N-1 with a softmax readout).
+ *
+ * States start at zero for every mini-batch. The input drive W_1 x + b_1 is static: eqs_crnn_
+ * set_input computes it once per batch and every step reuses it.
+ */
+#ifndef EQS_NET_H
+#define EQS_NET_H
+
+#include "eqs/config.h"
+#include "eqs/core.h"
+#include "eqs/xbar.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct eqs_crnn eqs_crnn;
+
+/* States of the D dynamic layers for a batch: s[k] [batch, n_{k+1}] (0-based k). */
+typedef struct eqs_state {
+    int32_t n_layers; /* D */
+    eqs_real *s[EQS_MAX_LAYERS];
+} eqs_state;
+
+/* Gradients (or updates) of every parameter: w[k] [n_out, n_in], b[k] [n_out], k = 0..N-1. */
+typedef struct eqs_grads {
+    int32_t n_layers; /* N */
+    eqs_real *w[EQS_MAX_LAYERS];
+    eqs_real *b[EQS_MAX_LAYERS];
+} eqs_grads;
+
+/* Creates the network with ideal tiles; parameters are zero until eqs_crnn_init_params or a
+ * load. max_batch bounds the batch of every later call (workspace is allocated here, never in
+ * the steps). */
+eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
+                           eqs_err *err);
+void eqs_crnn_destroy(eqs_crnn *net);
+
+const eqs_model_config *eqs_crnn_model(const eqs_crnn *net);
+int32_t eqs_crnn_n_layers(const eqs_crnn *net);         /* N, weight layers */
+int32_t eqs_crnn_n_dynamic(const eqs_crnn *net);        /* D, layers with a state */
+int32_t eqs_crnn_size(const eqs_crnn *net, int32_t k);  /* n_k, k = 0 (input) .. N */
+int32_t eqs_crnn_n_classes(const eqs_crnn *net);
+int32_t eqs_crnn_max_batch(const eqs_crnn *net);
+eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer); /* layer 0..N-1 */
+eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer);  /* [n_out], digital periphery */
+
+/* PyTorch nn.Linear's default: W and b uniform on +-1/sqrt(fan_in), drawn from
+ * eqs_rng(seed, EQS_RNG_INIT_W, 2k) for W_k and (.., 2k+1) for b_k. */
+void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed);
+
+/* State buffers for max_batch rows; free with eqs_state_free. */
+eqs_status eqs_state_alloc(const eqs_crnn *net, eqs_state *st, eqs_err *err);
+void eqs_state_free(eqs_state *st);
+void eqs_state_zero(const eqs_crnn *net, eqs_state *st, int32_t batch);
+void eqs_state_copy(const eqs_crnn *net, eqs_state *dst, const eqs_state *src, int32_t batch);
+
+eqs_status eqs_grads_alloc(const eqs_crnn *net, eqs_grads *g, eqs_err *err);
+void eqs_grads_free(eqs_grads *g);
+void eqs_grads_zero(const eqs_crnn *net, eqs_grads *g);
+
+/* Sets the batch input x [batch, n_0] (borrowed until the next call) and the targets y [batch]
+ * (class indices), and computes the static input drive W_1 x + b_1. */
+void eqs_crnn_set_input(eqs_crnn *net, const eqs_real *x, const int32_t *y, int32_t batch);
+const eqs_real *eqs_crnn_input(const eqs_crnn *net);
+const int32_t *eqs_crnn_targets(const eqs_crnn *net);
+int32_t eqs_crnn_batch(const eqs_crnn *net);
+
+/* One synchronous step: out = F(in) with nudge beta. When pre is non-NULL, the pre-activations
+ * dPhi/ds_k are stored in pre->s[k] (BPTT needs them). in and out must differ. */
+void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real beta,
+                   eqs_state *pre);
+/* Runs T steps from *s (in place, using tmp as the second buffer). */
+void eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, eqs_real beta);
+
+/* The output as logits [batch, n_classes]: z = W_N s_D + b_N (softmax readout) or o = s_D. */
+void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits);
+/* Loss dl/dz for every sample given logits: MSE o - y, CE softmax(z) - y. Returns the sum over
+ * the batch of l. */
+double eqs_crnn_loss_grad(const eqs_crnn *net, const eqs_real *logits, eqs_real *dl_dz);
+/* Number of samples whose argmax logit equals the target. */
+int32_t eqs_crnn_n_correct(const eqs_crnn *net, const eqs_real *logits);
+
+/* Adds scale * (dPhi/dtheta at s_b - dPhi/dtheta at s_a), summed over the batch, to g for the
+ * dynamic layers: the Hebbian terms s_k s_{k-1}^T (weights) and s_k (biases), beta = 0 part
+ * (the readout's term belongs to the learning rule). The first layer's difference is one GEMM,
+ * (s_b - s_a)^T x, since its presynaptic input is the same static x in both. */
+void eqs_crnn_add_dphi_diff(eqs_crnn *net, const eqs_state *s_b, const eqs_state *s_a,
+                            eqs_real scale, eqs_grads *g);
+
+/* Activation and its derivative (from the pre-activation), elementwise, n elements. */
+void eqs_activation_apply(eqs_activation a, const eqs_real *pre, eqs_real *out, int64_t n);
+void eqs_activation_grad(eqs_activation a, const eqs_real *pre, eqs_real *dout, int64_t n);
+
+/* Returns true when every value is finite. */
+bool eqs_all_finite(const eqs_real *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,83 @@
+/* test_util.h — small builders shared by the numerical tests: models built in code, random
+ * batches, relative errors. Header-only (static functions) to keep each test one file. */
+#ifndef EQS_TEST_UTIL_H
+#define EQS_TEST_UTIL_H
+
+#include "eqs/learn.h"
+#include "eqs/net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A dense model with sizes[0] inputs and sizes[1..n_layers] layer widths. */
+static inline eqs_model_config test_model(const int32_t *sizes, int32_t n_layers,
+                                          eqs_activation act, eqs_loss loss, eqs_readout readout)
+{
+    eqs_model_config m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "test");
+    m.in_channels = 1;
+    m.in_height = 1;
+    m.in_width = sizes[0];
+    m.n_features = sizes[0];
+    m.n_layers = n_layers;
+    for (int32_t k = 0; k < n_layers; k++) {
+        m.layers[k].type = EQS_LAYER_DENSE;
+        snprintf(m.layers[k].name, sizeof m.layers[k].name, "fc%d", k + 1);
+        m.layers[k].n_out = sizes[k + 1];
+    }
+    m.activation = act;
+    m.loss = loss;
+    m.readout = readout;
+    return m;
+}
+
+static inline void test_fill_uniform(eqs_real *x, int64_t n, double lo, double hi, uint64_t seed,
+                                     uint32_t entity)
+{
+    eqs_rng r;
+    eqs_rng_init(&r, seed, EQS_RNG_TEST_DATA, entity);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (eqs_real)(lo + (hi - lo) * eqs_rng_uniform(&r));
+}
+
+/* Sets every weight of layer k uniform on [lo, hi] and every bias to `bias`. */
+static inline void test_set_layer(eqs_crnn *net, int32_t k, double lo, double hi, double bias,
+                                  uint64_t seed)
+{
+    eqs_tile *t = eqs_crnn_tile(net, k);
+    int64_t n = (int64_t)eqs_tile_n_out(t) * eqs_tile_n_in(t);
+    eqs_real *w = eqs_calloc((size_t)n, sizeof(eqs_real), NULL);
+    test_fill_uniform(w, n, lo, hi, seed, 100 + (uint32_t)k);
+    eqs_tile_write(t, w);
+    eqs_free(w);
+    for (int32_t i = 0; i < eqs_tile_n_out(t); i++)
+        eqs_crnn_bias(net, k)[i] = (eqs_real)bias;
+}
+
+static inline int64_t test_w_size(eqs_crnn *net, int32_t k)
+{
+    return (int64_t)eqs_crnn_size(net, k + 1) * eqs_crnn_size(net, k);
+}
+
+/* ||a - b||^2 and ||b||^2 accumulated over every parameter of the model. */
+static inline void test_grads_dist(eqs_crnn *net, const eqs_grads *a, const eqs_grads *b,
+                                   double *diff2, double *ref2)
+{
+    *diff2 = *ref2 = 0;
+    for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
+        for (int64_t i = 0; i < test_w_size(net, k); i++) {
+            double d = (double)a->w[k][i] - (double)b->w[k][i];
+            *diff2 += d * d;
+            *ref2 += (double)b->w[k][i] * (double)b->w[k][i];
+        }
+        for (int32_t i = 0; i < eqs_crnn_size(net, k + 1); i++) {
+            double d = (double)a->b[k][i] - (double)b->b[k][i];
+            *diff2 += d * d;
+            *ref2 += (double)b->b[k][i] * (double)b->b[k][i];
+        }
+    }
+}
+
+#endif
