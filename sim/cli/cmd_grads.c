@@ -1,1 +1,234 @@
-/* placeholder: being written */
+/* cmd_grads.c — `eqsim grads`: one batch's states and gradient estimates, nothing updated, all
+ * as .npy, for cross-checking eqsim against other implementations (e.g. a PyTorch reference).
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void grads_usage(FILE *f)
+{
+    fputs("usage: eqsim grads EXPERIMENT.yaml --weights DIR --inputs X.npy --labels Y.npy\n"
+          "                   --out DIR [--set key=value ...] [--threads N]\n"
+          "\n"
+          "Computes the states and gradient estimates of one batch without updating anything.\n"
+          "  --weights DIR   <layer>.weight.npy [out,in] and <layer>.bias.npy [out] per layer\n"
+          "  --inputs X.npy  float32/float64 [N, features] (or [N, C, H, W]), already scaled as\n"
+          "                  the model expects (no data.normalize is applied)\n"
+          "  --labels Y.npy  int32 (or int64) class indices [N]\n"
+          "  --out DIR       receives state_free.<layer>.npy, state_pos.<layer>.npy,\n"
+          "                  state_neg.<layer>.npy (symmetric EP), logits_{free,pos,neg}.npy\n"
+          "                  (softmax readout), grad_ep.<param>.npy (EP) and grad_bptt.<param>.npy\n"
+          "                  (always): dL/dtheta averaged over the batch, descent sign (PyTorch's\n"
+          "                  .grad). BPTT runs algorithm.t1 steps, truncated to bptt_truncate.\n"
+          "Random-sign EP uses the sign of training step 0.\n",
+          f);
+}
+
+typedef struct grads_opts {
+    cli_common common;
+    const char *weights, *inputs, *labels, *out;
+} grads_opts;
+
+static bool parse_grads_args(grads_opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        int c = cli_parse_common(&o->common, argc, argv, &i);
+        if (c < 0)
+            return false;
+        if (c > 0)
+            continue;
+        const char *flags[] = {"--weights", "--inputs", "--labels", "--out"};
+        const char **dst[] = {&o->weights, &o->inputs, &o->labels, &o->out};
+        bool matched = false;
+        for (int f = 0; f < 4 && !matched; f++)
+            if (strcmp(argv[i], flags[f]) == 0 && i + 1 < argc) {
+                *dst[f] = argv[++i];
+                matched = true;
+            }
+        if (matched)
+            continue;
+        if (argv[i][0] != '-' && !o->common.experiment) {
+            o->common.experiment = argv[i];
+        } else {
+            cli_error("grads: unexpected argument '%s' (see eqsim grads --help)", argv[i]);
+            return false;
+        }
+    }
+    if (!o->weights || !o->inputs || !o->labels || !o->out) {
+        cli_error("grads: --weights, --inputs, --labels and --out are all required");
+        return false;
+    }
+    return true;
+}
+
+/* Inputs [N, features] or [N, C, H, W] with C*H*W = features, converted to eqs_real. */
+static bool load_inputs(const char *path, const eqs_model_config *m, eqs_real **x, int64_t *n)
+{
+    eqs_array a;
+    eqs_err err;
+    if (eqs_npy_read(path, &a, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    int64_t feats = 1;
+    for (int32_t i = 1; i < a.ndim; i++)
+        feats *= a.shape[i];
+    bool ok = (a.ndim == 2 || a.ndim == 4) && feats == m->n_features && a.shape[0] >= 1 &&
+              (a.dtype == EQS_DTYPE_F32 || a.dtype == EQS_DTYPE_F64);
+    if (!ok) {
+        cli_error("%s: expected float32/float64 [N, %d] (or [N, C, H, W] with C*H*W = %d) for "
+                  "model '%s'",
+                  path, m->n_features, m->n_features, m->name);
+        eqs_array_free(&a);
+        return false;
+    }
+    *n = a.shape[0];
+    *x = malloc(sizeof(eqs_real) * (size_t)(*n * feats));
+    for (int64_t i = 0; *x && i < *n * feats; i++)
+        (*x)[i] = a.dtype == EQS_DTYPE_F32 ? (eqs_real)((float *)a.data)[i]
+                                           : (eqs_real)((double *)a.data)[i];
+    eqs_array_free(&a);
+    return *x != NULL;
+}
+
+static bool load_labels(const char *path, int64_t n, int32_t n_classes, int32_t **y)
+{
+    eqs_array a;
+    eqs_err err;
+    if (eqs_npy_read(path, &a, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    if (a.ndim != 1 || a.shape[0] != n || (a.dtype != EQS_DTYPE_I32 && a.dtype != EQS_DTYPE_I64)) {
+        cli_error("%s: expected int32 (or int64) labels of shape [%lld]", path, (long long)n);
+        eqs_array_free(&a);
+        return false;
+    }
+    bool ok = (*y = malloc(sizeof(int32_t) * (size_t)n)) != NULL;
+    for (int64_t i = 0; ok && i < n; i++) {
+        int64_t v = a.dtype == EQS_DTYPE_I32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
+        ok = v >= 0 && v < n_classes;
+        if (!ok)
+            cli_error("%s: label %lld at index %lld is outside [0, %d)", path, (long long)v,
+                      (long long)i, n_classes);
+        else
+            (*y)[i] = (int32_t)v;
+    }
+    eqs_array_free(&a);
+    return ok;
+}
+
+static bool write_states(eqs_crnn *net, const eqs_state *s, const char *out, const char *phase)
+{
+    const eqs_model_config *m = eqs_crnn_model(net);
+    char path[EQS_PATH_LEN + 2 * EQS_NAME_LEN];
+    eqs_err err;
+    for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++) {
+        int64_t shape[2] = {eqs_crnn_batch(net), eqs_crnn_size(net, k + 1)};
+        snprintf(path, sizeof path, "%s/state_%s.%s.npy", out, phase, m->layers[k].name);
+        if (eqs_npy_write_real(path, 2, shape, s->s[k], &err) != EQS_OK) {
+            cli_print_err(&err);
+            return false;
+        }
+    }
+    if (m->readout != EQS_READOUT_SOFTMAX)
+        return true;
+    int64_t shape[2] = {eqs_crnn_batch(net), eqs_crnn_n_classes(net)};
+    eqs_real *logits = malloc(sizeof(eqs_real) * (size_t)(shape[0] * shape[1]));
+    eqs_crnn_logits(net, s, logits);
+    snprintf(path, sizeof path, "%s/logits_%s.npy", out, phase);
+    bool ok = eqs_npy_write_real(path, 2, shape, logits, &err) == EQS_OK;
+    if (!ok)
+        cli_print_err(&err);
+    free(logits);
+    return ok;
+}
+
+static bool write_grads(eqs_crnn *net, const eqs_grads *g, const char *out, const char *algo)
+{
+    const eqs_model_config *m = eqs_crnn_model(net);
+    char path[EQS_PATH_LEN + 3 * EQS_NAME_LEN];
+    eqs_err err;
+    for (int32_t k = 0; k < m->n_layers; k++) {
+        int64_t shape[2] = {eqs_crnn_size(net, k + 1), eqs_crnn_size(net, k)};
+        snprintf(path, sizeof path, "%s/grad_%s.%s.weight.npy", out, algo, m->layers[k].name);
+        if (eqs_npy_write_real(path, 2, shape, g->w[k], &err) != EQS_OK)
+            goto fail;
+        snprintf(path, sizeof path, "%s/grad_%s.%s.bias.npy", out, algo, m->layers[k].name);
+        if (eqs_npy_write_real(path, 1, shape, g->b[k], &err) != EQS_OK)
+            goto fail;
+    }
+    return true;
+fail:
+    cli_print_err(&err);
+    return false;
+}
+
+static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg,
+                              const eqs_real *x, const int32_t *y, int32_t n, const char *out)
+{
+    eqs_crnn *net = eqs_trainer_net(tr);
+    eqs_grads g;
+    eqs_err err;
+    if (eqs_grads_alloc(net, &g, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    bool ok = true;
+    if (cfg->algorithm.name == EQS_ALGO_EP) {
+        eqs_trainer_grads(tr, x, y, n, 0, &g, NULL, NULL);
+        eqs_ep *ep = eqs_trainer_ep(tr);
+        ok = write_grads(net, &g, out, "ep") &&
+             write_states(net, eqs_ep_state_free(ep), out, "free") &&
+             write_states(net, eqs_ep_state_pos(ep), out, "pos") &&
+             (!eqs_ep_state_neg(ep) || write_states(net, eqs_ep_state_neg(ep), out, "neg"));
+    }
+    if (ok) {
+        eqs_crnn_set_input(net, x, y, n);
+        eqs_bptt_grads(eqs_trainer_bptt(tr), &g, NULL, NULL, NULL);
+        ok = write_grads(net, &g, out, "bptt");
+        if (ok && cfg->algorithm.name == EQS_ALGO_BPTT)
+            ok = write_states(net, eqs_bptt_state_final(eqs_trainer_bptt(tr)), out, "free");
+    }
+    eqs_grads_free(&g);
+    return ok;
+}
+
+int cmd_grads(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            grads_usage(stdout);
+            return 0;
+        }
+    grads_opts o = {0};
+    eqs_experiment_config cfg;
+    if (!parse_grads_args(&o, argc, argv) || !cli_load_experiment(&o.common, &cfg))
+        return 2;
+    eqs_real *x = NULL;
+    int32_t *y = NULL;
+    int64_t n = 0;
+    eqs_trainer *tr = NULL;
+    eqs_err err;
+    int rc = 1;
+    int32_t n_classes = cfg.model.layers[cfg.model.n_layers - 1].n_out;
+    if (!load_inputs(o.inputs, &cfg.model, &x, &n) || !load_labels(o.labels, n, n_classes, &y))
+        goto done;
+    if (eqs_trainer_create(&tr, &cfg, (int32_t)n, &err) != EQS_OK ||
+        eqs_params_load(eqs_trainer_net(tr), o.weights, &err) != EQS_OK ||
+        eqs_mkdir_p(o.out, &err) != EQS_OK) {
+        cli_print_err(&err);
+        goto done;
+    }
+    if (compute_and_write(tr, &cfg, x, y, (int32_t)n, o.out)) {
+        printf("grads: %lld samples, %s, files in %s\n", (long long)n,
+               eqs_algorithm_name(cfg.algorithm.name), o.out);
+        rc = 0;
+    }
+done:
+    free(x);
+    free(y);
+    eqs_trainer_destroy(tr);
+    return rc;
+}

@@ -132,8 +132,7 @@ eqs_status eqs_csv_open(eqs_csv **out, const char *path, const char *header, eqs
 {
     *out = NULL;
     if (header[0] == '\0' || has_newline(header))
-        return eqs_err_set(err, EQS_EINVAL, "%s: the CSV header must be one non-empty line",
-                           path);
+        return eqs_err_set(err, EQS_EINVAL, "%s: the CSV header must be one non-empty line", path);
     eqs_csv *c = calloc(1, sizeof *c);
     if (!c || !(c->path = strdup(path)) || !(c->header = strdup(header))) {
         eqs_csv_close(c);
@@ -184,8 +183,7 @@ void eqs_csv_truncate_after(eqs_csv *c, long max_key)
 eqs_status eqs_csv_append(eqs_csv *c, const char *row, eqs_err *err)
 {
     if (has_newline(row))
-        return eqs_err_set(err, EQS_EINVAL, "%s: row '%.200s' contains a line break", c->path,
-                           row);
+        return eqs_err_set(err, EQS_EINVAL, "%s: row '%.200s' contains a line break", c->path, row);
     int want = count_columns(c->header), got = count_columns(row);
     if (got != want)
         return eqs_err_set(err, EQS_EINVAL, "%s: row '%.200s' has %d columns but the header has %d",
@@ -214,8 +212,7 @@ void eqs_csv_close(eqs_csv *c)
 /* ---- plots ------------------------------------------------------------------------------- */
 
 /* The CSV's first line, without its line break. */
-static eqs_status read_header_line(const char *csv_path, char *line, size_t line_len,
-                                   eqs_err *err)
+static eqs_status read_header_line(const char *csv_path, char *line, size_t line_len, eqs_err *err)
 {
     FILE *f = fopen(csv_path, "r");
     if (!f)
@@ -333,8 +330,7 @@ static eqs_status make_temp(char *out, size_t out_len, const char *tag, int *fd,
     snprintf(out, out_len, "%s/eqs-plot-%s-XXXXXX", dir && *dir ? dir : "/tmp", tag);
     *fd = mkstemp(out);
     if (*fd < 0)
-        return eqs_err_set(err, EQS_EIO, "cannot create a temp file %s: %s", out,
-                           strerror(errno));
+        return eqs_err_set(err, EQS_EIO, "cannot create a temp file %s: %s", out, strerror(errno));
     return EQS_OK;
 }
 
@@ -352,8 +348,9 @@ static void log_tail(const char *log_path, char *out, size_t out_len)
     }
     size_t pos = 0;
     out[0] = '\0';
-    for (char *line = strtok(buf, "\r\n"); line && pos + 1 < out_len;
-         line = strtok(NULL, "\r\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\r\n", &save); line && pos + 1 < out_len;
+         line = strtok_r(NULL, "\r\n", &save)) {
         line += strspn(line, " \t^");
         if (*line)
             pos += (size_t)snprintf(out + pos, out_len - pos, "%s%s", pos ? " | " : "", line);
@@ -453,8 +450,12 @@ eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *
                          png_path);
     if (st != EQS_OK)
         return st;
-    plot_job j = {.csv_path = csv_path, .title = title, .ylabel = ylabel, .x_col = x_col,
-                  .n_y = n_y, .y_cols = y_cols};
+    plot_job j = {.csv_path = csv_path,
+                  .title = title,
+                  .ylabel = ylabel,
+                  .x_col = x_col,
+                  .n_y = n_y,
+                  .y_cols = y_cols};
     column_name(header, x_col, j.xlabel, sizeof j.xlabel);
     snprintf(j.tmp_png, sizeof j.tmp_png, "%s.tmp.%ld", png_path, (long)getpid());
     return plot_with(gnuplot, &j, png_path, err);

@@ -42,8 +42,11 @@ static eqs_status gz_stream_error(const char *path, gzFile gz, eqs_err *err)
 {
     int errnum = Z_OK;
     const char *msg = gzerror(gz, &errnum);
+    size_t path_len = strlen(path);
     if (errnum == Z_ERRNO)
         msg = strerror(errno);
+    else if (strncmp(msg, path, path_len) == 0 && strncmp(msg + path_len, ": ", 2) == 0)
+        msg += path_len + 2; /* gzerror says "<path>: <what>"; our prefix already names it */
     return eqs_err_set(err, EQS_EFORMAT, "%s: gzip stream error: %s", path, msg);
 }
 
@@ -108,9 +111,10 @@ static eqs_status idx_open(idx_file *f, const char *path, uint32_t magic, int nd
         return eqs_err_set(err, EQS_EIO, "%s: cannot open: %s", path,
                            errno ? strerror(errno) : "out of memory");
     gzbuffer(f->gz, 1u << 17);
+    /* The magic first, so that a wrong kind of file is named as such even when it is short. */
     unsigned char head[16];
-    size_t head_len = 4 + 4 * (size_t)ndim;
-    eqs_status st = read_exact(path, f->gz, head, head_len, "header", (long long)head_len, 0, err);
+    long long head_len = 4 + 4 * ndim;
+    eqs_status st = read_exact(path, f->gz, head, 4, "header", head_len, 0, err);
     if (st != EQS_OK)
         return st;
     if (be32(head) != magic)
@@ -118,9 +122,10 @@ static eqs_status idx_open(idx_file *f, const char *path, uint32_t magic, int nd
                            "%s: magic 0x%08x but expected 0x%08x (IDX %s, unsigned bytes, %d "
                            "dimension%s)",
                            path, be32(head), magic, kind, ndim, ndim > 1 ? "s" : "");
-    for (int i = 0; i < ndim; i++)
+    st = read_exact(path, f->gz, head + 4, (size_t)head_len - 4, "header", head_len, 4, err);
+    for (int i = 0; st == EQS_OK && i < ndim; i++)
         f->dims[i] = be32(head + 4 + 4 * i);
-    return EQS_OK;
+    return st;
 }
 
 static void idx_close(idx_file *f)
@@ -187,8 +192,7 @@ static eqs_status read_labels(const idx_file *f, int32_t *y, long long n, int32_
     return check_at_end(f->path, f->gz, "labels", n, err);
 }
 
-static eqs_status load_data(eqs_dataset *d, const idx_file *img, const idx_file *lab,
-                            eqs_err *err)
+static eqs_status load_data(eqs_dataset *d, const idx_file *img, const idx_file *lab, eqs_err *err)
 {
     d->n = img->dims[0];
     d->channels = 1;
@@ -249,8 +253,7 @@ eqs_status eqs_mnist_load(eqs_dataset *out, const char *dir, const char *split, 
 {
     memset(out, 0, sizeof *out);
     if (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0)
-        return eqs_err_set(err, EQS_EINVAL, "MNIST split '%s' (expected 'train' or 't10k')",
-                           split);
+        return eqs_err_set(err, EQS_EINVAL, "MNIST split '%s' (expected 'train' or 't10k')", split);
     char name[64], images[4096], labels[4096];
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", split);
     eqs_status st = find_idx_file(images, sizeof images, dir, name, err);

@@ -42,6 +42,12 @@ static int dtype_valid(eqs_dtype t)
     return (int)t >= 0 && (int)t < N_DTYPES;
 }
 
+/* The dtype that holds eqs_real as it is in memory. */
+static eqs_dtype real_dtype(void)
+{
+    return sizeof(eqs_real) == sizeof(float) ? EQS_DTYPE_F32 : EQS_DTYPE_F64;
+}
+
 size_t eqs_dtype_size(eqs_dtype t)
 {
     EQS_ASSERT(dtype_valid(t));
@@ -292,8 +298,8 @@ static eqs_status parse_header(const char *path, const char *text, size_t len, n
     excerpt(found, text + p.pos, rest < 12 ? rest : 12);
     excerpt(whole, text, len < 140 ? len : 140);
     return eqs_err_set(err, EQS_EFORMAT,
-                       "%s: bad .npy header: expected %s at offset %zu, found '%s' in \"%s\"",
-                       path, p.expected, p.pos, found[0] ? found : "end of header", whole);
+                       "%s: bad .npy header: expected %s at offset %zu, found '%s' in \"%s\"", path,
+                       p.expected, p.pos, found[0] ? found : "end of header", whole);
 }
 
 static eqs_status dtype_from_descr(const char *path, const char *descr, eqs_dtype *out,
@@ -319,8 +325,7 @@ static eqs_status dtype_from_descr(const char *path, const char *descr, eqs_dtyp
                        path, descr);
 }
 
-static eqs_status header_to_array(const char *path, const npy_header *h, eqs_array *a,
-                                  eqs_err *err)
+static eqs_status header_to_array(const char *path, const npy_header *h, eqs_array *a, eqs_err *err)
 {
     if (h->fortran_order)
         return eqs_err_set(err, EQS_EFORMAT,
@@ -488,7 +493,7 @@ static eqs_status check_shape(const char *path, const eqs_array *a, int32_t ndim
 static eqs_real *to_real(eqs_array *a, eqs_err *err)
 {
     size_t n = (size_t)eqs_array_size(a);
-    if (eqs_dtype_size(a->dtype) == sizeof(eqs_real)) {
+    if (a->dtype == real_dtype()) {
         eqs_real *same = a->data;
         a->data = NULL;
         return same;
@@ -557,8 +562,8 @@ eqs_status eqs_npy_write(const char *path, eqs_dtype dtype, int32_t ndim, const 
     if (!dtype_valid(dtype))
         return eqs_err_set(err, EQS_EINVAL, "%s: invalid dtype %d", path, (int)dtype);
     if (ndim < 0 || ndim > EQS_NPY_MAX_DIMS)
-        return eqs_err_set(err, EQS_EINVAL, "%s: %d dimensions (expected 0 to %d)", path,
-                           (int)ndim, EQS_NPY_MAX_DIMS);
+        return eqs_err_set(err, EQS_EINVAL, "%s: %d dimensions (expected 0 to %d)", path, (int)ndim,
+                           EQS_NPY_MAX_DIMS);
     eqs_array a = {.dtype = dtype, .ndim = ndim};
     for (int32_t i = 0; i < ndim; i++) {
         if (shape[i] < 0)
@@ -580,6 +585,5 @@ eqs_status eqs_npy_write(const char *path, eqs_dtype dtype, int32_t ndim, const 
 eqs_status eqs_npy_write_real(const char *path, int32_t ndim, const int64_t *shape,
                               const eqs_real *data, eqs_err *err)
 {
-    eqs_dtype t = sizeof(eqs_real) == sizeof(float) ? EQS_DTYPE_F32 : EQS_DTYPE_F64;
-    return eqs_npy_write(path, t, ndim, shape, data, err);
+    return eqs_npy_write(path, real_dtype(), ndim, shape, data, err);
 }

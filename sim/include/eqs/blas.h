@@ -21,6 +21,18 @@ void eqs_gemm(bool trans_a, bool trans_b, int32_t m, int32_t n, int32_t k, eqs_r
 /* y += alpha * x (n elements) */
 void eqs_axpy(int64_t n, eqs_real alpha, const eqs_real *x, eqs_real *y);
 
+/* GEMM accounting for benchmarks: while enabled, every eqs_gemm call adds 2*m*n*k to a
+ * per-shape table (process-wide; enable it only from single-threaded callers). */
+#define EQS_GEMM_MAX_SHAPES 32
+typedef struct eqs_gemm_shape {
+    bool trans_a, trans_b;
+    int32_t m, n, k;
+    uint64_t calls;
+} eqs_gemm_shape;
+void eqs_gemm_count_enable(bool on); /* also clears the table when turned on */
+int32_t eqs_gemm_count_shapes(eqs_gemm_shape *out, int32_t max);
+uint64_t eqs_gemm_count_flops(void);
+
 /* Sets OpenBLAS's thread count (the library never relies on OPENBLAS_NUM_THREADS). */
 void eqs_blas_set_threads(int32_t n);
 int32_t eqs_blas_threads(void);

@@ -96,6 +96,40 @@ eqs_status eqs_params_save(eqs_crnn *net, const char *dir, eqs_err *err);
 /* Reads them back, checking every shape; on error the network is unchanged. */
 eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err);
 
+/* ---- a training session ------------------------------------------------------------------- */
+
+/* Ties a network, its learning rule (EP or BPTT from the experiment) and its optimizer
+ * together; the epoch loop, data and files belong to the caller (eqsim train). */
+typedef struct eqs_trainer eqs_trainer;
+
+/* Creates the network (parameters initialised from training.seed), the rule and the optimizer.
+ * max_batch bounds every later batch (training and evaluation). */
+eqs_status eqs_trainer_create(eqs_trainer **out, const eqs_experiment_config *cfg,
+                              int32_t max_batch, eqs_err *err);
+void eqs_trainer_destroy(eqs_trainer *tr);
+eqs_crnn *eqs_trainer_net(eqs_trainer *tr);
+eqs_optim *eqs_trainer_optim(eqs_trainer *tr);
+eqs_ep *eqs_trainer_ep(eqs_trainer *tr);     /* NULL unless the algorithm is EP */
+eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr); /* always available: the yardstick */
+
+/* The sign of beta for training step `step` (+1 unless the estimator is random_sign, where it
+ * is drawn from eqs_rng(seed, EQS_RNG_SIGN, step)). */
+int eqs_trainer_beta_sign(const eqs_trainer *tr, uint64_t step);
+
+/* Gradient estimate of the experiment's algorithm on one batch, without updating anything. */
+void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
+                       uint64_t step, eqs_grads *g, double *loss_sum, int32_t *n_correct);
+
+/* One training step: gradient estimate, then the optimizer. Returns EQS_EDIVERGED (message
+ * names the step and the fix) when the loss or the gradient is not finite; the parameters are
+ * then left as they were before the step. */
+eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
+                            uint64_t step, double *loss_sum, int32_t *n_correct, eqs_err *err);
+
+/* Free phase (T1 steps) on a batch: loss sum and number correct of the steady state. */
+void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
+                       double *loss_sum, int32_t *n_correct);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,154 @@
+/* trainer.c — one network, its learning rule and its optimizer: gradient estimates, training
+ * steps with divergence checks, and inference. */
+#include "eqs/learn.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+struct eqs_trainer {
+    eqs_experiment_config cfg;
+    eqs_crnn *net;
+    eqs_ep *ep;
+    eqs_bptt *bptt;
+    eqs_optim *optim;
+    eqs_grads g;
+    eqs_state s, tmp;
+    eqs_real *logits, *dl_dz;
+};
+
+void eqs_trainer_destroy(eqs_trainer *tr)
+{
+    if (!tr)
+        return;
+    eqs_ep_destroy(tr->ep);
+    eqs_bptt_destroy(tr->bptt);
+    eqs_optim_destroy(tr->optim);
+    eqs_grads_free(&tr->g);
+    eqs_state_free(&tr->s);
+    eqs_state_free(&tr->tmp);
+    eqs_free(tr->logits);
+    eqs_free(tr->dl_dz);
+    eqs_crnn_destroy(tr->net);
+    free(tr);
+}
+
+static eqs_status create_parts(eqs_trainer *tr, int32_t max_batch, eqs_err *err)
+{
+    const eqs_algorithm_config *a = &tr->cfg.algorithm;
+    eqs_status st = eqs_crnn_create(&tr->net, &tr->cfg.model, max_batch, err);
+    if (st != EQS_OK)
+        return st;
+    eqs_crnn_init_params(tr->net, tr->cfg.training.seed);
+    if (a->name == EQS_ALGO_EP && (st = eqs_ep_create(&tr->ep, tr->net, a, err)) != EQS_OK)
+        return st;
+    if ((st = eqs_bptt_create(&tr->bptt, tr->net, a->t1, a->bptt_truncate, err)) != EQS_OK)
+        return st;
+    st = eqs_optim_create(&tr->optim, tr->net, &tr->cfg.optimizer, tr->cfg.training.epochs, err);
+    if (st != EQS_OK)
+        return st;
+    if ((st = eqs_grads_alloc(tr->net, &tr->g, err)) != EQS_OK)
+        return st;
+    if ((st = eqs_state_alloc(tr->net, &tr->s, err)) != EQS_OK)
+        return st;
+    if ((st = eqs_state_alloc(tr->net, &tr->tmp, err)) != EQS_OK)
+        return st;
+    size_t n = (size_t)max_batch * (size_t)eqs_crnn_n_classes(tr->net);
+    tr->logits = eqs_calloc(n, sizeof(eqs_real), err);
+    tr->dl_dz = eqs_calloc(n, sizeof(eqs_real), err);
+    return tr->logits && tr->dl_dz ? EQS_OK : EQS_ENOMEM;
+}
+
+eqs_status eqs_trainer_create(eqs_trainer **out, const eqs_experiment_config *cfg,
+                              int32_t max_batch, eqs_err *err)
+{
+    eqs_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return eqs_err_set(err, EQS_ENOMEM, "trainer: out of memory");
+    tr->cfg = *cfg;
+    eqs_status st = create_parts(tr, max_batch, err);
+    if (st != EQS_OK) {
+        eqs_trainer_destroy(tr);
+        return st;
+    }
+    *out = tr;
+    return EQS_OK;
+}
+
+eqs_crnn *eqs_trainer_net(eqs_trainer *tr)
+{
+    return tr->net;
+}
+
+eqs_optim *eqs_trainer_optim(eqs_trainer *tr)
+{
+    return tr->optim;
+}
+
+eqs_ep *eqs_trainer_ep(eqs_trainer *tr)
+{
+    return tr->ep;
+}
+
+eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr)
+{
+    return tr->bptt;
+}
+
+int eqs_trainer_beta_sign(const eqs_trainer *tr, uint64_t step)
+{
+    if (tr->cfg.algorithm.estimator != EQS_EST_RANDOM_SIGN)
+        return 1;
+    eqs_rng r;
+    eqs_rng_init(&r, tr->cfg.training.seed, EQS_RNG_SIGN, (uint32_t)step);
+    return (eqs_rng_u32(&r) & 1u) ? 1 : -1;
+}
+
+void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
+                       uint64_t step, eqs_grads *g, double *loss_sum, int32_t *n_correct)
+{
+    eqs_crnn_set_input(tr->net, x, y, batch);
+    if (tr->ep)
+        eqs_ep_estimate(tr->ep, eqs_trainer_beta_sign(tr, step), g, loss_sum, n_correct);
+    else
+        eqs_bptt_grads(tr->bptt, g, loss_sum, n_correct, NULL);
+}
+
+static bool grads_finite(const eqs_crnn *net, const eqs_grads *g)
+{
+    for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
+        int64_t n_w = (int64_t)eqs_crnn_size(net, k + 1) * eqs_crnn_size(net, k);
+        if (!eqs_all_finite(g->w[k], n_w) || !eqs_all_finite(g->b[k], eqs_crnn_size(net, k + 1)))
+            return false;
+    }
+    return true;
+}
+
+eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
+                            uint64_t step, double *loss_sum, int32_t *n_correct, eqs_err *err)
+{
+    double loss = 0;
+    eqs_trainer_grads(tr, x, y, batch, step, &tr->g, &loss, n_correct);
+    if (loss_sum)
+        *loss_sum = loss;
+    if (!isfinite(loss) || !grads_finite(tr->net, &tr->g))
+        return eqs_err_set(err, EQS_EDIVERGED,
+                           "training diverged at step %llu: loss %g or a gradient is not finite; "
+                           "lower optimizer.lr or algorithm.beta",
+                           (unsigned long long)step, loss);
+    eqs_optim_step(tr->optim, tr->net, &tr->g);
+    return EQS_OK;
+}
+
+void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
+                       double *loss_sum, int32_t *n_correct)
+{
+    eqs_crnn_set_input(tr->net, x, y, batch);
+    eqs_state_zero(tr->net, &tr->s, batch);
+    eqs_crnn_relax(tr->net, &tr->s, &tr->tmp, tr->cfg.algorithm.t1, 0);
+    eqs_crnn_logits(tr->net, &tr->s, tr->logits);
+    double l = eqs_crnn_loss_grad(tr->net, tr->logits, tr->dl_dz);
+    if (loss_sum)
+        *loss_sum = l;
+    if (n_correct)
+        *n_correct = eqs_crnn_n_correct(tr->net, tr->logits);
+}
