@@ -515,6 +515,10 @@ int cmd_train(int argc, char **argv)
             return 2;
         }
         snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", o.resume_dir);
+        if (!eqs_path_exists(cfg_path)) {
+            cli_error("--resume %s: not a run directory (no config.yaml)", o.resume_dir);
+            return 2;
+        }
         o.common.experiment = cfg_path;
     }
     eqs_experiment_config cfg;

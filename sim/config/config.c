@@ -1425,9 +1425,22 @@ static void write_str(FILE *f, const char *indent, const char *key, const char *
     fputs("\"\n", f);
 }
 
+/* The shortest of %.15g/%.16g/%.17g that reads back to exactly v: exact round trips that read
+ * as people write numbers (0.1, not 0.10000000000000001). */
+static const char *format_double(char *buf, size_t len, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 static void write_f64(FILE *f, const char *key, double v)
 {
-    fprintf(f, "  %s: %.17g\n", key, v);
+    char num[32];
+    fprintf(f, "  %s: %s\n", key, format_double(num, sizeof num, v));
 }
 
 static void write_model(FILE *f, const eqs_model_config *m)
@@ -1480,9 +1493,10 @@ static void write_optimizer(FILE *f, const eqs_optimizer_config *o)
     if (o->n_lr == 1) {
         write_f64(f, "lr", o->lr[0]);
     } else {
+        char num[32];
         fputs("  lr: [", f);
         for (int i = 0; i < o->n_lr; i++)
-            fprintf(f, "%s%.17g", i ? ", " : "", o->lr[i]);
+            fprintf(f, "%s%s", i ? ", " : "", format_double(num, sizeof num, o->lr[i]));
         fputs("]\n", f);
     }
     write_f64(f, "momentum", o->momentum);
