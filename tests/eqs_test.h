@@ -18,7 +18,7 @@ static int eqs_test_passed, eqs_test_failed;
             eqs_test_passed++;                                                                     \
         } else {                                                                                   \
             eqs_test_failed++;                                                                     \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 

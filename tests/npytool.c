@@ -3,12 +3,12 @@
  *   npytool diff A.npy B.npy                prints "max_abs R rel_fro F cos C" between two arrays
  *   npytool same A.npy B.npy                exit 0 iff the files hold identical arrays
  */
-#include "eqs/io.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "eqs/io.h"
 
 static int fail(const eqs_err *err)
 {

@@ -1,7 +1,8 @@
 /* test_core.c — errors, Philox known answers, RNG statistics, GEMM wrapper against a naive loop. */
+#include "eqs_test.h"
+
 #include "eqs/blas.h"
 #include "eqs/core.h"
-#include "eqs_test.h"
 
 static void test_philox_known_answers(void)
 {

@@ -11,10 +11,10 @@
  * exactly s <- dPhi/ds, and a softmax readout, whose cross-entropy makes the nudged dynamics
  * non-linear in beta. The test asserts that no unit ever leaves the linear range.
  */
+#include <stdlib.h>
+
 #include "eqs_test.h"
 #include "test_util.h"
-
-#include <stdlib.h>
 
 #ifndef EQS_REAL_DOUBLE
 #error "test_grads needs the float64 build (link the *_f64 libraries)"
@@ -48,8 +48,7 @@ static void nudge_param(eqs_crnn *net, int32_t k, bool bias, int64_t i, double d
     eqs_free(w);
 }
 
-static void check_bptt_fd(const char *label, eqs_activation act, eqs_loss loss,
-                          eqs_readout readout)
+static void check_bptt_fd(const char *label, eqs_activation act, eqs_loss loss, eqs_readout readout)
 {
     const int32_t sizes[] = {6, 5, 4, 3}, n_layers = 3, batch = 4, steps = 12;
     eqs_model_config m = test_model(sizes, n_layers, act, loss, readout);
@@ -118,8 +117,8 @@ typedef struct gdu_fixture {
 
 static void gdu_setup(gdu_fixture *f)
 {
-    eqs_model_config m = test_model(g_sizes, G_LAYERS, EQS_ACT_HARD_SIGMOID,
-                                    EQS_LOSS_CROSS_ENTROPY, EQS_READOUT_SOFTMAX);
+    eqs_model_config m = test_model(g_sizes, G_LAYERS, EQS_ACT_HARD_SIGMOID, EQS_LOSS_CROSS_ENTROPY,
+                                    EQS_READOUT_SOFTMAX);
     eqs_err err;
     CHECK_OK(eqs_crnn_create(&f->net, &m, GB, &err), err);
     test_set_layer(f->net, 0, -0.05, 0.05, 0.5, 11);
@@ -330,8 +329,8 @@ int main(void)
                   EQS_READOUT_SOFTMAX);
     check_bptt_fd("hard_sigmoid mse activation", EQS_ACT_HARD_SIGMOID, EQS_LOSS_MSE,
                   EQS_READOUT_ACTIVATION);
-    check_bptt_fd("hard_sigmoid_half ce softmax", EQS_ACT_HARD_SIGMOID_HALF,
-                  EQS_LOSS_CROSS_ENTROPY, EQS_READOUT_SOFTMAX);
+    check_bptt_fd("hard_sigmoid_half ce softmax", EQS_ACT_HARD_SIGMOID_HALF, EQS_LOSS_CROSS_ENTROPY,
+                  EQS_READOUT_SOFTMAX);
     check_gdu();
     check_bias_slopes();
     EQS_TEST_MAIN_END("test_grads");

@@ -1,9 +1,9 @@
 /* test_net.c — the ideal tile, one CRNN step and the EP contrast against naive loops written
  * from the equations, and the optimizers against PyTorch's update formulas step by step. */
+#include <stdlib.h>
+
 #include "eqs_test.h"
 #include "test_util.h"
-
-#include <stdlib.h>
 
 static void test_tile_against_loops(void)
 {
@@ -165,8 +165,7 @@ static void check_optimizer(eqs_optimizer_kind kind, double wd)
     eqs_grads g;
     eqs_err err;
     CHECK_OK(eqs_crnn_create(&net, &m, 1, &err), err);
-    eqs_optimizer_config oc = {kind, 1, {0.1}, 0.9, wd, 0.9, 0.999, 1e-8, EQS_SCHED_CONSTANT,
-                               0,    0};
+    eqs_optimizer_config oc = {kind, 1, {0.1}, 0.9, wd, 0.9, 0.999, 1e-8, EQS_SCHED_CONSTANT, 0, 0};
     CHECK_OK(eqs_optim_create(&opt, net, &oc, 1, &err), err);
     CHECK_OK(eqs_grads_alloc(net, &g, &err), err);
     eqs_real w = 0.5f;
@@ -204,8 +203,8 @@ static void test_cosine_schedule(void)
     eqs_optim *opt;
     eqs_err err;
     CHECK_OK(eqs_crnn_create(&net, &m, 1, &err), err);
-    eqs_optimizer_config oc = {EQS_OPT_SGD, 1, {0.2}, 0, 0, 0.9, 0.999, 1e-8, EQS_SCHED_COSINE,
-                               0.1,         0};
+    eqs_optimizer_config oc = {EQS_OPT_SGD,      1,   {0.2}, 0, 0, 0.9, 0.999, 1e-8,
+                               EQS_SCHED_COSINE, 0.1, 0};
     CHECK_OK(eqs_optim_create(&opt, net, &oc, 10, &err), err);
     CHECK_CLOSE(eqs_optim_lr(opt, 0), 0.2, 1e-12, 0);
     eqs_optim_set_epoch(opt, 5);

@@ -3,12 +3,12 @@
 #ifndef EQS_TEST_UTIL_H
 #define EQS_TEST_UTIL_H
 
-#include "eqs/learn.h"
-#include "eqs/net.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "eqs/learn.h"
+#include "eqs/net.h"
 
 /* A dense model with sizes[0] inputs and sizes[1..n_layers] layer widths. */
 static inline eqs_model_config test_model(const int32_t *sizes, int32_t n_layers,

@@ -3,21 +3,21 @@
 #ifndef EQS_CLI_H
 #define EQS_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "eqs/config.h"
 #include "eqs/io.h"
 #include "eqs/learn.h"
-
-#include <stdbool.h>
-#include <stdio.h>
 
 #define EQS_MAX_OVERRIDES 64
 
 /* Options every experiment-driven subcommand accepts. */
 typedef struct cli_common {
-    const char *experiment;                     /* positional EXPERIMENT.yaml */
-    const char *overrides[EQS_MAX_OVERRIDES];   /* --set key=value */
+    const char *experiment;                   /* positional EXPERIMENT.yaml */
+    const char *overrides[EQS_MAX_OVERRIDES]; /* --set key=value */
     int n_overrides;
-    int threads;                                /* --threads N (0 = from the config) */
+    int threads; /* --threads N (0 = from the config) */
 } cli_common;
 
 /* Consumes --set/--threads at argv[*i] (advancing *i); returns 1 if consumed, 0 if not one of

@@ -2,13 +2,13 @@
  * FLOPs one step really executes, and the fraction of OpenBLAS's own GEMM speed on exactly those
  * shapes (timed in the same run) that the step reaches. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
-
-#include "eqs/blas.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "cli.h"
+
+#include "eqs/blas.h"
 
 static void bench_usage(FILE *f)
 {
@@ -178,8 +178,8 @@ int cmd_bench(int argc, char **argv)
     printf("experiment %s: %s/%s, batch %d, T1=%d, T2=%d\n", cfg.name,
            eqs_algorithm_name(cfg.algorithm.name), eqs_estimator_name(cfg.algorithm.estimator),
            cfg.training.batch_size, cfg.algorithm.t1, cfg.algorithm.t2);
-    printf("%-8s %12s %14s %12s %18s %10s\n", "threads", "samples/s", "MFLOP/sample",
-           "GFLOP/s", "gemm-only GFLOP/s", "fraction");
+    printf("%-8s %12s %14s %12s %18s %10s\n", "threads", "samples/s", "MFLOP/sample", "GFLOP/s",
+           "gemm-only GFLOP/s", "fraction");
     int rc = 0;
     for (int t = 0; t < n_threads && rc == 0; t++) {
         eqs_blas_set_threads(threads[t]);

@@ -1,28 +1,29 @@
 /* cmd_grads.c — `eqsim grads`: one batch's states and gradient estimates, nothing updated, all
  * as .npy, for cross-checking eqsim against other implementations (e.g. a PyTorch reference).
  */
-#include "cli.h"
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
+
 static void grads_usage(FILE *f)
 {
-    fputs("usage: eqsim grads EXPERIMENT.yaml --weights DIR --inputs X.npy --labels Y.npy\n"
-          "                   --out DIR [--set key=value ...] [--threads N]\n"
-          "\n"
-          "Computes the states and gradient estimates of one batch without updating anything.\n"
-          "  --weights DIR   <layer>.weight.npy [out,in] and <layer>.bias.npy [out] per layer\n"
-          "  --inputs X.npy  float32/float64 [N, features] (or [N, C, H, W]), already scaled as\n"
-          "                  the model expects (no data.normalize is applied)\n"
-          "  --labels Y.npy  int32 (or int64) class indices [N]\n"
-          "  --out DIR       receives state_free.<layer>.npy, state_pos.<layer>.npy,\n"
-          "                  state_neg.<layer>.npy (symmetric EP), logits_{free,pos,neg}.npy\n"
-          "                  (softmax readout), grad_ep.<param>.npy (EP) and grad_bptt.<param>.npy\n"
-          "                  (always): dL/dtheta averaged over the batch, descent sign (PyTorch's\n"
-          "                  .grad). BPTT runs algorithm.t1 steps, truncated to bptt_truncate.\n"
-          "Random-sign EP uses the sign of training step 0.\n",
-          f);
+    fputs(
+        "usage: eqsim grads EXPERIMENT.yaml --weights DIR --inputs X.npy --labels Y.npy\n"
+        "                   --out DIR [--set key=value ...] [--threads N]\n"
+        "\n"
+        "Computes the states and gradient estimates of one batch without updating anything.\n"
+        "  --weights DIR   <layer>.weight.npy [out,in] and <layer>.bias.npy [out] per layer\n"
+        "  --inputs X.npy  float32/float64 [N, features] (or [N, C, H, W]), already scaled as\n"
+        "                  the model expects (no data.normalize is applied)\n"
+        "  --labels Y.npy  int32 (or int64) class indices [N]\n"
+        "  --out DIR       receives state_free.<layer>.npy, state_pos.<layer>.npy,\n"
+        "                  state_neg.<layer>.npy (symmetric EP), logits_{free,pos,neg}.npy\n"
+        "                  (softmax readout), grad_ep.<param>.npy (EP) and grad_bptt.<param>.npy\n"
+        "                  (always): dL/dtheta averaged over the batch, descent sign (PyTorch's\n"
+        "                  .grad). BPTT runs algorithm.t1 steps, truncated to bptt_truncate.\n"
+        "Random-sign EP uses the sign of training step 0.\n",
+        f);
 }
 
 typedef struct grads_opts {
@@ -165,8 +166,8 @@ fail:
     return false;
 }
 
-static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg,
-                              const eqs_real *x, const int32_t *y, int32_t n, const char *out)
+static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg, const eqs_real *x,
+                              const int32_t *y, int32_t n, const char *out)
 {
     eqs_crnn *net = eqs_trainer_net(tr);
     eqs_grads g;

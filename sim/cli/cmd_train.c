@@ -5,8 +5,6 @@
  * by (seed, epoch), random signs by (seed, step), and the optimizer state is checkpointed.
  */
 #define _XOPEN_SOURCE 700
-#include "cli.h"
-
 #include <errno.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -14,6 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "cli.h"
 
 #define METRICS_HEADER                                                                             \
     "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_s,train_samples_per_s"
@@ -102,8 +102,8 @@ static bool write_resolved_config(const eqs_experiment_config *cfg, const char *
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
 
-static eqs_status save_grads(eqs_crnn *net, const eqs_grads *g, const char *dir,
-                             const char *prefix, eqs_err *err)
+static eqs_status save_grads(eqs_crnn *net, const eqs_grads *g, const char *dir, const char *prefix,
+                             eqs_err *err)
 {
     const eqs_model_config *m = eqs_crnn_model(net);
     char path[EQS_PATH_LEN + 3 * EQS_NAME_LEN];
@@ -264,8 +264,8 @@ typedef struct batch_buf {
     int64_t *idx;
 } batch_buf;
 
-static void evaluate(eqs_trainer *tr, const eqs_dataset *d, int32_t bs, batch_buf *bb,
-                     double *loss, double *acc)
+static void evaluate(eqs_trainer *tr, const eqs_dataset *d, int32_t bs, batch_buf *bb, double *loss,
+                     double *acc)
 {
     double loss_sum = 0;
     int64_t correct = 0;

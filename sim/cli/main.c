@@ -1,7 +1,7 @@
 /* main.c — the `eqsim` command: dispatch to subcommands. */
-#include "cli.h"
-
 #include <string.h>
+
+#include "cli.h"
 
 #define EQSIM_VERSION "0.1.0"
 

@@ -1,14 +1,14 @@
 /* progress.c — the progress bar of long runs (stderr, only on a terminal) and shared CLI
  * helpers: --set/--threads parsing, loading an experiment and its data. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
-
-#include "eqs/blas.h"
-
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "cli.h"
+
+#include "eqs/blas.h"
 
 void cli_error(const char *fmt, ...)
 {

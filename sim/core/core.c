@@ -55,15 +55,24 @@ void eqs_err_clear(eqs_err *err)
 const char *eqs_status_name(eqs_status s)
 {
     switch (s) {
-    case EQS_OK: return "ok";
-    case EQS_EINVAL: return "invalid argument";
-    case EQS_ENOMEM: return "out of memory";
-    case EQS_EIO: return "i/o error";
-    case EQS_ECONFIG: return "configuration error";
-    case EQS_EFORMAT: return "bad file format";
-    case EQS_ENOCONV: return "no convergence";
-    case EQS_EMISMATCH: return "shape mismatch";
-    case EQS_EDIVERGED: return "diverged";
+    case EQS_OK:
+        return "ok";
+    case EQS_EINVAL:
+        return "invalid argument";
+    case EQS_ENOMEM:
+        return "out of memory";
+    case EQS_EIO:
+        return "i/o error";
+    case EQS_ECONFIG:
+        return "configuration error";
+    case EQS_EFORMAT:
+        return "bad file format";
+    case EQS_ENOCONV:
+        return "no convergence";
+    case EQS_EMISMATCH:
+        return "shape mismatch";
+    case EQS_EDIVERGED:
+        return "diverged";
     }
     return "unknown status";
 }

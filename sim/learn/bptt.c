@@ -8,17 +8,17 @@
  *     db_k += sum_b dh_k
  *     dL/ds_k^{t-1} = dh_{k+1} W_{k+1} + dh_{k-1} W_k^T
  */
-#include "eqs/blas.h"
-#include "eqs/learn.h"
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "eqs/blas.h"
+#include "eqs/learn.h"
+
 struct eqs_bptt {
     eqs_crnn *net;
-    int32_t steps, window;   /* T and K */
-    eqs_state *hist;         /* [K+1]: s^{T-K} .. s^T */
-    eqs_state *pre;          /* [K]:   h^{T-K+1} .. h^T */
+    int32_t steps, window; /* T and K */
+    eqs_state *hist;       /* [K+1]: s^{T-K} .. s^T */
+    eqs_state *pre;        /* [K]:   h^{T-K+1} .. h^T */
     eqs_state ds, ds_prev, dh, tmp;
     eqs_real *logits, *dl_dz;
 };
@@ -171,8 +171,8 @@ static void add_step_param_grads(eqs_bptt *bp, const eqs_state *s_prev, eqs_grad
         eqs_gemm(true, false, n_out, n_in, b, 1, bp->dh.s[k], n_out, pre_syn, n_in, 1, acc->w[k],
                  n_in);
         if (k > 0)
-            eqs_gemm(true, false, n_out, n_in, b, 1, s_prev->s[k], n_out, bp->dh.s[k - 1], n_in,
-                     1, acc->w[k], n_in);
+            eqs_gemm(true, false, n_out, n_in, b, 1, s_prev->s[k], n_out, bp->dh.s[k - 1], n_in, 1,
+                     acc->w[k], n_in);
         for (int64_t i = 0; i < (int64_t)b * n_out; i++)
             acc->b[k][i % n_out] += bp->dh.s[k][i];
     }

@@ -2,18 +2,18 @@
  * the conventions of Laborieux et al.'s reference code: free phase of T1 steps from zero, then
  * T2 nudged steps from s* for each nudged phase, and the contrast of dPhi/dtheta between them.
  */
-#include "eqs/blas.h"
-#include "eqs/learn.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "eqs/blas.h"
+#include "eqs/learn.h"
 
 struct eqs_ep {
     eqs_crnn *net;
     eqs_algorithm_config alg;
     eqs_state s_free, s_pos, s_neg, tmp;
-    eqs_real *logits;  /* [max_batch, n_classes] */
-    eqs_real *dl_dz;   /* [max_batch, n_classes] */
+    eqs_real *logits; /* [max_batch, n_classes] */
+    eqs_real *dl_dz;  /* [max_batch, n_classes] */
     bool have_neg;
 };
 
@@ -30,8 +30,7 @@ void eqs_ep_destroy(eqs_ep *ep)
     free(ep);
 }
 
-eqs_status eqs_ep_create(eqs_ep **out, eqs_crnn *net, const eqs_algorithm_config *alg,
-                         eqs_err *err)
+eqs_status eqs_ep_create(eqs_ep **out, eqs_crnn *net, const eqs_algorithm_config *alg, eqs_err *err)
 {
     if (!(alg->beta > 0) || alg->t1 < 1 || alg->t2 < 1)
         return eqs_err_set(err, EQS_EINVAL, "ep: need beta > 0, t1 >= 1, t2 >= 1 (got %g, %d, %d)",

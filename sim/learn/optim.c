@@ -5,10 +5,10 @@
  *   Adam: g += wd th;  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
  *         th <- th - (lr / (1-b1^t)) m / (sqrt(v) / sqrt(1-b2^t) + eps)   (torch.optim.Adam)
  */
-#include "eqs/learn.h"
-
 #include <math.h>
 #include <stdlib.h>
+
+#include "eqs/learn.h"
 
 struct eqs_optim {
     eqs_optimizer_config cfg;
@@ -41,8 +41,7 @@ eqs_status eqs_optim_create(eqs_optim **out, const eqs_crnn *net, const eqs_opti
 {
     int32_t n = eqs_crnn_n_layers(net);
     if (cfg->n_lr != 1 && cfg->n_lr != n)
-        return eqs_err_set(err, EQS_EINVAL, "optimizer.lr: %d values for %d layers", cfg->n_lr,
-                           n);
+        return eqs_err_set(err, EQS_EINVAL, "optimizer.lr: %d values for %d layers", cfg->n_lr, n);
     eqs_optim *opt = calloc(1, sizeof *opt);
     if (!opt)
         return eqs_err_set(err, EQS_ENOMEM, "optimizer: out of memory");

@@ -1,13 +1,12 @@
 /* params.c — a network's parameters as one .npy per tensor, named after the model's layers:
  * <layer>.weight [out, in] and <layer>.bias [out] (the names other tools cross-check with). */
-#include "eqs/io.h"
-#include "eqs/learn.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 
-static void param_path(char *out, size_t len, const char *dir, const char *layer,
-                       const char *what)
+#include "eqs/io.h"
+#include "eqs/learn.h"
+
+static void param_path(char *out, size_t len, const char *dir, const char *layer, const char *what)
 {
     snprintf(out, len, "%s/%s.%s.npy", dir, layer, what);
 }

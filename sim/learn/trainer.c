@@ -1,9 +1,9 @@
 /* trainer.c — one network, its learning rule and its optimizer: gradient estimates, training
  * steps with divergence checks, and inference. */
-#include "eqs/learn.h"
-
 #include <math.h>
 #include <stdlib.h>
+
+#include "eqs/learn.h"
 
 struct eqs_trainer {
     eqs_experiment_config cfg;

@@ -4,29 +4,29 @@
  * Nothing here allocates after eqs_crnn_create / eqs_state_alloc: every step works in buffers
  * sized for max_batch.
  */
-#include "eqs/blas.h"
-#include "eqs/net.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eqs/blas.h"
+#include "eqs/net.h"
+
 struct eqs_crnn {
     eqs_model_config model;
-    int32_t n_layers;                   /* N */
-    int32_t n_dyn;                      /* D */
-    int32_t size[EQS_MAX_LAYERS + 1];   /* n_0 .. n_N */
+    int32_t n_layers;                 /* N */
+    int32_t n_dyn;                    /* D */
+    int32_t size[EQS_MAX_LAYERS + 1]; /* n_0 .. n_N */
     int32_t max_batch;
-    eqs_tile *tile[EQS_MAX_LAYERS];     /* W_k [n_k, n_{k-1}] */
-    eqs_real *bias[EQS_MAX_LAYERS];     /* b_k [n_k] */
-    const eqs_real *x;                  /* [batch, n_0], borrowed */
-    const int32_t *y;                   /* [batch], borrowed */
+    eqs_tile *tile[EQS_MAX_LAYERS]; /* W_k [n_k, n_{k-1}] */
+    eqs_real *bias[EQS_MAX_LAYERS]; /* b_k [n_k] */
+    const eqs_real *x;              /* [batch, n_0], borrowed */
+    const int32_t *y;               /* [batch], borrowed */
     int32_t batch;
-    eqs_real *drive0;                   /* [max_batch, n_1]: W_1 x + b_1, static */
-    eqs_real *logits;                   /* [max_batch, n_classes] */
-    eqs_real *dl_dz;                    /* [max_batch, n_classes] */
-    eqs_real *diff0;                    /* [max_batch, n_1]: s_b - s_a of the first layer */
-    eqs_state pre_scratch;              /* pre-activations when the caller keeps none */
+    eqs_real *drive0;      /* [max_batch, n_1]: W_1 x + b_1, static */
+    eqs_real *logits;      /* [max_batch, n_classes] */
+    eqs_real *dl_dz;       /* [max_batch, n_classes] */
+    eqs_real *diff0;       /* [max_batch, n_1]: s_b - s_a of the first layer */
+    eqs_state pre_scratch; /* pre-activations when the caller keeps none */
 };
 
 static int64_t layer_elems(const eqs_crnn *net, int32_t k, int32_t batch)
@@ -219,8 +219,8 @@ eqs_status eqs_grads_alloc(const eqs_crnn *net, eqs_grads *g, eqs_err *err)
     memset(g, 0, sizeof *g);
     g->n_layers = net->n_layers;
     for (int32_t k = 0; k < net->n_layers; k++) {
-        g->w[k] = eqs_calloc((size_t)net->size[k + 1] * (size_t)net->size[k], sizeof(eqs_real),
-                             err);
+        g->w[k] =
+            eqs_calloc((size_t)net->size[k + 1] * (size_t)net->size[k], sizeof(eqs_real), err);
         g->b[k] = eqs_calloc((size_t)net->size[k + 1], sizeof(eqs_real), err);
         if (!g->w[k] || !g->b[k]) {
             eqs_grads_free(g);

@@ -1,10 +1,11 @@
 /* tile.c — the tile interface dispatch and the ideal (float, OpenBLAS) tile. */
-#include "eqs/blas.h"
-#include "eqs/xbar.h"
-#include "tile_impl.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "tile_impl.h"
+
+#include "eqs/blas.h"
+#include "eqs/xbar.h"
 
 int32_t eqs_tile_n_out(const eqs_tile *t)
 {
@@ -69,8 +70,8 @@ static eqs_real *ideal_w(const eqs_tile *t)
 
 static void ideal_mvm(eqs_tile *t, const eqs_real *x, int32_t batch, eqs_real *y, bool acc)
 {
-    eqs_gemm(false, true, batch, t->n_out, t->n_in, 1, x, t->n_in, ideal_w(t), t->n_in,
-             acc ? 1 : 0, y, t->n_out);
+    eqs_gemm(false, true, batch, t->n_out, t->n_in, 1, x, t->n_in, ideal_w(t), t->n_in, acc ? 1 : 0,
+             y, t->n_out);
 }
 
 static void ideal_mvm_t(eqs_tile *t, const eqs_real *y, int32_t batch, eqs_real *x, bool acc)
@@ -82,8 +83,8 @@ static void ideal_mvm_t(eqs_tile *t, const eqs_real *y, int32_t batch, eqs_real 
 static void ideal_update_outer(eqs_tile *t, const eqs_real *a, const eqs_real *b, int32_t batch,
                                eqs_real scale)
 {
-    eqs_gemm(true, false, t->n_out, t->n_in, batch, scale, a, t->n_out, b, t->n_in, 1,
-             ideal_w(t), t->n_in);
+    eqs_gemm(true, false, t->n_out, t->n_in, batch, scale, a, t->n_out, b, t->n_in, 1, ideal_w(t),
+             t->n_in);
 }
 
 static void ideal_update_delta(eqs_tile *t, const eqs_real *dw)

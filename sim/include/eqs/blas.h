@@ -6,9 +6,9 @@
 #ifndef EQS_BLAS_H
 #define EQS_BLAS_H
 
-#include "eqs/core.h"
-
 #include <stdbool.h>
+
+#include "eqs/core.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -13,9 +13,9 @@
 #ifndef EQS_CONFIG_H
 #define EQS_CONFIG_H
 
-#include "eqs/core.h"
-
 #include <stdio.h>
+
+#include "eqs/core.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,12 +59,12 @@ typedef struct eqs_model_config {
     /* input: either "features: N" or "channels/height/width"; n_features = c*h*w */
     int32_t in_channels, in_height, in_width; /* 1, 1, N when given as features */
     int32_t n_features;
-    int32_t n_layers;                         /* weight layers, the readout included */
+    int32_t n_layers; /* weight layers, the readout included */
     eqs_layer_config layers[EQS_MAX_LAYERS];
     eqs_activation activation;
     eqs_loss loss;
     eqs_readout readout;
-    char source_path[EQS_PATH_LEN];           /* file it was loaded from ("" if inline) */
+    char source_path[EQS_PATH_LEN]; /* file it was loaded from ("" if inline) */
 } eqs_model_config;
 
 typedef enum eqs_algorithm {
@@ -89,11 +89,11 @@ typedef enum eqs_schedule {
 } eqs_schedule;
 
 typedef struct eqs_data_config {
-    char dir[EQS_PATH_LEN];  /* "dir": folder with the four MNIST-format IDX files (gz or raw) */
-    int32_t train_subset;    /* 0 = all; else the first N after a seeded permutation */
-    int32_t test_subset;     /* 0 = all; else the first N of the test set */
-    int32_t normalize;       /* "normalize": false -> pixels in [0,1]; true -> (x - mean)/std */
-    double mean, std;        /* used when normalize is true */
+    char dir[EQS_PATH_LEN]; /* "dir": folder with the four MNIST-format IDX files (gz or raw) */
+    int32_t train_subset;   /* 0 = all; else the first N after a seeded permutation */
+    int32_t test_subset;    /* 0 = all; else the first N of the test set */
+    int32_t normalize;      /* "normalize": false -> pixels in [0,1]; true -> (x - mean)/std */
+    double mean, std;       /* used when normalize is true */
 } eqs_data_config;
 
 typedef struct eqs_algorithm_config {
@@ -107,14 +107,14 @@ typedef struct eqs_algorithm_config {
 
 typedef struct eqs_optimizer_config {
     eqs_optimizer_kind kind;
-    int32_t n_lr;                 /* 1 (same for all layers) or model n_layers */
-    double lr[EQS_MAX_LAYERS];    /* "lr": scalar or list, one per weight layer */
-    double momentum;              /* SGD */
-    double weight_decay;          /* "weight_decay": scalar, all layers */
+    int32_t n_lr;              /* 1 (same for all layers) or model n_layers */
+    double lr[EQS_MAX_LAYERS]; /* "lr": scalar or list, one per weight layer */
+    double momentum;           /* SGD */
+    double weight_decay;       /* "weight_decay": scalar, all layers */
     double adam_beta1, adam_beta2, adam_eps;
     eqs_schedule schedule;
-    double lr_final_frac;         /* cosine: final lr as a fraction of each layer's lr */
-    int32_t schedule_epochs;      /* cosine period E; 0 = training.epochs */
+    double lr_final_frac;    /* cosine: final lr as a fraction of each layer's lr */
+    int32_t schedule_epochs; /* cosine period E; 0 = training.epochs */
 } eqs_optimizer_config;
 
 typedef struct eqs_training_config {

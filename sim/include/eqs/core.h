@@ -48,8 +48,7 @@ typedef struct eqs_err {
 eqs_status eqs_err_set(eqs_err *err, eqs_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prepends "prefix: " to an existing message (used to add context while propagating). */
-eqs_status eqs_err_prefix(eqs_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+eqs_status eqs_err_prefix(eqs_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void eqs_err_clear(eqs_err *err);
 const char *eqs_status_name(eqs_status s);
 
@@ -88,12 +87,12 @@ void eqs_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 
 /* What a draw is for. Append only: a new purpose never shifts the streams of existing ones. */
 typedef enum eqs_rng_purpose {
-    EQS_RNG_INIT_W = 1,      /* weight initialisation (entity = parameter index) */
-    EQS_RNG_SHUFFLE = 2,     /* data shuffling (entity = epoch) */
-    EQS_RNG_SIGN = 3,        /* random-sign EP (entity = global step) */
-    EQS_RNG_SUBSET = 4,      /* choosing a training subset */
-    EQS_RNG_TEST_DATA = 5,   /* synthetic data in tests */
-    EQS_RNG_BENCH = 6,       /* benchmark inputs */
+    EQS_RNG_INIT_W = 1,    /* weight initialisation (entity = parameter index) */
+    EQS_RNG_SHUFFLE = 2,   /* data shuffling (entity = epoch) */
+    EQS_RNG_SIGN = 3,      /* random-sign EP (entity = global step) */
+    EQS_RNG_SUBSET = 4,    /* choosing a training subset */
+    EQS_RNG_TEST_DATA = 5, /* synthetic data in tests */
+    EQS_RNG_BENCH = 6,     /* benchmark inputs */
 } eqs_rng_purpose;
 
 /* A stream is (seed, purpose, entity); draw i of it is block i of Philox with
@@ -108,8 +107,8 @@ typedef struct eqs_rng {
 
 void eqs_rng_init(eqs_rng *r, uint64_t seed, eqs_rng_purpose purpose, uint32_t entity);
 uint32_t eqs_rng_u32(eqs_rng *r);
-double eqs_rng_uniform(eqs_rng *r);           /* [0, 1), 53 bits from two words */
-double eqs_rng_normal(eqs_rng *r);            /* Box-Muller, consumes 4 words (2 uniforms) */
+double eqs_rng_uniform(eqs_rng *r);             /* [0, 1), 53 bits from two words */
+double eqs_rng_normal(eqs_rng *r);              /* Box-Muller, consumes 4 words (2 uniforms) */
 uint32_t eqs_rng_below(eqs_rng *r, uint32_t n); /* uniform on [0, n), unbiased (rejection) */
 
 /* ---- misc --------------------------------------------------------------------------------- */

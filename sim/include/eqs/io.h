@@ -57,12 +57,12 @@ eqs_status eqs_npy_write_real(const char *path, int32_t ndim, const int64_t *sha
 /* ---- datasets ----------------------------------------------------------------------------- */
 
 typedef struct eqs_dataset {
-    int64_t n;                 /* samples */
+    int64_t n; /* samples */
     int32_t channels, height, width;
-    int32_t n_features;        /* channels*height*width */
-    int32_t n_classes;         /* 1 + max label */
-    eqs_real *x;               /* [n, n_features], pixels scaled to [0,1] */
-    int32_t *y;                /* [n] */
+    int32_t n_features; /* channels*height*width */
+    int32_t n_classes;  /* 1 + max label */
+    eqs_real *x;        /* [n, n_features], pixels scaled to [0,1] */
+    int32_t *y;         /* [n] */
 } eqs_dataset;
 
 /* Loads an MNIST-format pair of IDX files (images idx3-ubyte, labels idx1-ubyte), gzip or raw

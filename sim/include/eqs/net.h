@@ -50,13 +50,13 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
 void eqs_crnn_destroy(eqs_crnn *net);
 
 const eqs_model_config *eqs_crnn_model(const eqs_crnn *net);
-int32_t eqs_crnn_n_layers(const eqs_crnn *net);         /* N, weight layers */
-int32_t eqs_crnn_n_dynamic(const eqs_crnn *net);        /* D, layers with a state */
-int32_t eqs_crnn_size(const eqs_crnn *net, int32_t k);  /* n_k, k = 0 (input) .. N */
+int32_t eqs_crnn_n_layers(const eqs_crnn *net);        /* N, weight layers */
+int32_t eqs_crnn_n_dynamic(const eqs_crnn *net);       /* D, layers with a state */
+int32_t eqs_crnn_size(const eqs_crnn *net, int32_t k); /* n_k, k = 0 (input) .. N */
 int32_t eqs_crnn_n_classes(const eqs_crnn *net);
 int32_t eqs_crnn_max_batch(const eqs_crnn *net);
 eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer); /* layer 0..N-1 */
-eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer);  /* [n_out], digital periphery */
+eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer); /* [n_out], digital periphery */
 
 /* PyTorch nn.Linear's default: W and b uniform on +-1/sqrt(fan_in), drawn from
  * eqs_rng(seed, EQS_RNG_INIT_W, 2k) for W_k and (.., 2k+1) for b_k. */

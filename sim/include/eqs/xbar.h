@@ -14,9 +14,9 @@
 #ifndef EQS_XBAR_H
 #define EQS_XBAR_H
 
-#include "eqs/core.h"
-
 #include <stdbool.h>
+
+#include "eqs/core.h"
 
 #ifdef __cplusplus
 extern "C" {
