@@ -93,6 +93,8 @@ typedef enum eqs_rng_purpose {
     EQS_RNG_SUBSET = 4,    /* choosing a training subset */
     EQS_RNG_TEST_DATA = 5, /* synthetic data in tests */
     EQS_RNG_BENCH = 6,     /* benchmark inputs */
+    EQS_RNG_AUGMENT = 7,   /* data augmentation (entity = epoch; draw index from the sample) */
+    EQS_RNG_GDU_PICK = 8,  /* choice of the units and weights gducheck plots */
 } eqs_rng_purpose;
 
 /* A stream is (seed, purpose, entity); draw i of it is block i of Philox with
