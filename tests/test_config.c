@@ -200,6 +200,13 @@ static void check_same_model(const eqs_model_config *a, const eqs_model_config *
         SAME(a, b, layers[i].type);
         SAME_STR(a, b, layers[i].name);
         SAME(a, b, layers[i].n_out);
+        SAME(a, b, layers[i].kernel);
+        SAME(a, b, layers[i].padding);
+        SAME(a, b, layers[i].pool);
+        SAME(a, b, layers[i].pool_size);
+        SAME(a, b, layers[i].out_c);
+        SAME(a, b, layers[i].out_h);
+        SAME(a, b, layers[i].out_w);
     }
     SAME(a, b, activation);
     SAME(a, b, loss);
@@ -503,8 +510,8 @@ static void test_model_errors(void)
     expect_config_error("    - {out: 10}", "    - {name: fc1, out: 10}",
                         "exp.yaml:9:14: model.layers.1.name: layer name 'fc1' is already used by "
                         "model.layers.0");
-    expect_config_error("{out: 100}", "{type: conv, out: 100}",
-                        "model.layers.0.type: expected one of dense, got 'conv'");
+    expect_config_error("{out: 100}", "{type: lstm, out: 100}",
+                        "model.layers.0.type: expected one of dense, conv, got 'lstm'");
     expect_config_error("    - {out: 100}\n    - {out: 10}\n", "    []\n",
                         "model.layers: expected 1 to 16 layers, got 0");
     expect_config_error("    - {out: 100}\n    - {out: 10}\n", "    {out: 10}\n",
@@ -710,6 +717,67 @@ static void test_repo_configs(void)
     load_all_in(src, "models", 0);
 }
 
+/* The reference's MNIST conv CRNN: 1-32-64, 5x5 kernels, no padding, 2x2 max pools. */
+static const char *const conv_model = "schema: eqs.model/1\n"
+                                      "name: conv\n"
+                                      "input: {channels: 1, height: 28, width: 28}\n"
+                                      "layers:\n"
+                                      "  - {type: conv, out: 32, kernel: 5, pool: max}\n"
+                                      "  - {type: conv, out: 64, kernel: 5, pool: max}\n"
+                                      "  - {out: 10}\n"
+                                      "loss: mse\n"
+                                      "readout: activation\n";
+
+static void expect_model_error(const char *find, const char *repl, const char *needle)
+{
+    char text[2048];
+    const char *at = strstr(conv_model, find);
+    CHECK(at != NULL);
+    if (!at)
+        return;
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - conv_model), conv_model, repl,
+             at + strlen(find));
+    eqs_model_config m;
+    eqs_err err = {0};
+    CHECK_ERR(eqs_model_load(&m, put("conv.yaml", text), &err), EQS_ECONFIG, err, needle);
+}
+
+static void test_conv_layers(void)
+{
+    eqs_model_config m;
+    eqs_err err = {0};
+    CHECK_OK(eqs_model_load(&m, put("conv.yaml", conv_model), &err), err);
+    CHECK(m.layers[0].type == EQS_LAYER_CONV && strcmp(m.layers[0].name, "conv1") == 0);
+    CHECK(strcmp(m.layers[1].name, "conv2") == 0 && strcmp(m.layers[2].name, "fc1") == 0);
+    CHECK(m.layers[0].kernel == 5 && m.layers[0].padding == 0 && m.layers[0].pool_size == 2);
+    CHECK(m.layers[0].pool == EQS_POOL_MAX);
+    /* 28 -5+1 = 24, pooled 12; 12 -5+1 = 8, pooled 4; then 10 dense units */
+    CHECK(m.layers[0].out_c == 32 && m.layers[0].out_h == 12 && m.layers[0].out_w == 12);
+    CHECK(m.layers[1].out_c == 64 && m.layers[1].out_h == 4 && m.layers[1].out_w == 4);
+    CHECK(m.layers[2].out_c == 10 && m.layers[2].out_h == 1 && m.layers[2].out_w == 1);
+    expect_model_error("out: 32, kernel: 5, pool: max", "out: 32, pool: max",
+                       "conv.yaml:5:5: layers.0.kernel: required key is missing");
+    expect_model_error("{out: 10}", "{out: 10, kernel: 3}",
+                       "conv.yaml:7:23: layers.2.kernel: only conv layers take this key");
+    expect_model_error(
+        "  - {out: 10}\n", "  - {out: 10}\n  - {type: conv, out: 4, kernel: 1}\n",
+        "conv.yaml:8:5: layers.3: the last layer gives the class scores and must be dense");
+    expect_model_error("  - {type: conv, out: 64", "  - {out: 5}\n  - {type: conv, out: 64",
+                       "conv.yaml:7:5: layers.2: a conv layer cannot follow a dense layer");
+    expect_model_error("out: 64, kernel: 5", "out: 64, kernel: 13",
+                       "a 12x12 input with kernel 13, padding 0 and pooling 2 leaves no output");
+    expect_model_error(
+        "pool: max}\n  - {type", "pool: maximum}\n  - {type",
+        "conv.yaml:5:44: layers.0.pool: expected one of none, max, avg, got 'maximum'");
+    put("conv.yaml", conv_model);
+    char exp[4096];
+    snprintf(exp, sizeof exp,
+             "schema: eqs.experiment/1\nname: c\nmodel: conv.yaml\nalgorithm: {name: ep, t1: 5, "
+             "t2: 2}\noptimizer: {name: sgd, lr: 0.1}\ntraining: {epochs: 1, batch_size: 2}\n");
+    const char *ov[] = {"model.layers.1.padding=2"};
+    round_trip(put("conv_exp.yaml", exp), ov, 1);
+}
+
 static void test_names(void)
 {
     CHECK(strcmp(eqs_activation_name(EQS_ACT_HARD_SIGMOID_HALF), "hard_sigmoid_half") == 0);
@@ -741,6 +809,7 @@ int main(void)
     test_override_errors();
     test_round_trip();
     test_repo_configs();
+    test_conv_layers();
     test_names();
     remove_created();
     EQS_TEST_MAIN_END("test_config");

@@ -34,6 +34,7 @@
 /* Enum fields are written through an int; GCC gives these enums the size of int. */
 _Static_assert(sizeof(eqs_activation) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_layer_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_pool) == sizeof(int), "enum size");
 
 /* ---- enum names (indexed by value) ------------------------------------------------------- */
 
@@ -41,7 +42,8 @@ static const char *const activation_names[] = {"hard_sigmoid", "hard_sigmoid_hal
                                                "tanh"};
 static const char *const loss_names[] = {"mse", "cross_entropy"};
 static const char *const readout_names[] = {"activation", "linear", "softmax"};
-static const char *const layer_type_names[] = {"dense"};
+static const char *const layer_type_names[] = {"dense", "conv"};
+static const char *const pool_names[] = {"none", "max", "avg"};
 static const char *const algorithm_names[] = {"ep", "bptt"};
 static const char *const estimator_names[] = {"one_sided", "random_sign", "symmetric"};
 static const char *const optimizer_names[] = {"sgd", "adam"};
@@ -85,6 +87,16 @@ const char *eqs_optimizer_name(eqs_optimizer_kind o)
 const char *eqs_schedule_name(eqs_schedule s)
 {
     return enum_name(schedule_names, N_OF(schedule_names), (int)s);
+}
+
+const char *eqs_layer_type_name(eqs_layer_type t)
+{
+    return enum_name(layer_type_names, N_OF(layer_type_names), (int)t);
+}
+
+const char *eqs_pool_name(eqs_pool p)
+{
+    return enum_name(pool_names, N_OF(pool_names), (int)p);
 }
 
 /* ---- the tree and its arena -------------------------------------------------------------- */
@@ -634,8 +646,15 @@ static const key_spec input_keys[] = {
 static const key_spec layer_keys[] = {
     ROW_ENUM("type", eqs_layer_config, type, 0, 0, layer_type_names, "layer kind"),
     ROW_CUSTOM("name", 0, "[A-Za-z0-9_]+, default fc<k>"),
-    ROW_I32("out", eqs_layer_config, n_out, 1, 0, 1, 1000000, "output units"),
+    ROW_I32("out", eqs_layer_config, n_out, 1, 0, 1, 1000000, "units or output channels"),
+    ROW_I32("kernel", eqs_layer_config, kernel, 0, 0, 1, 64, "conv: kernel size"),
+    ROW_I32("padding", eqs_layer_config, padding, 0, 0, 0, 64, "conv: zero padding"),
+    ROW_ENUM("pool", eqs_layer_config, pool, 0, 0, pool_names, "conv: pooling"),
+    ROW_I32("pool_size", eqs_layer_config, pool_size, 0, 2, 1, 64, "conv: pooling window"),
 };
+
+/* Keys that only a conv layer may carry (index into layer_keys). */
+static const char *const conv_only_keys[] = {"kernel", "padding", "pool", "pool_size"};
 
 static const key_spec experiment_keys[] = {
     ROW_CUSTOM("schema", 1, "must be " EXP_SCHEMA),
@@ -997,17 +1016,38 @@ static int is_identifier(const char *s)
     return 1;
 }
 
-static eqs_status parse_layer(loader *ld, const node *map, const char *path, int k,
+static eqs_status check_layer_kind_keys(loader *ld, const node *map, const char *path,
+                                        const eqs_layer_config *layer)
+{
+    char p[KEYPATH_LEN];
+    if (layer->type == EQS_LAYER_CONV && !map_get(map, "kernel")) {
+        child_path(p, path, "kernel");
+        return fail(ld, map, p, "required key is missing (a conv layer needs its kernel size)");
+    }
+    for (int i = 0; layer->type == EQS_LAYER_DENSE && i < N_OF(conv_only_keys); i++) {
+        const node *v = map_get(map, conv_only_keys[i]);
+        if (v) {
+            child_path(p, path, conv_only_keys[i]);
+            return fail(ld, v, p, "only conv layers take this key (this layer is dense)");
+        }
+    }
+    return EQS_OK;
+}
+
+/* Fills the layer's fields; a layer without a name gets "" (parse_layers names it). */
+static eqs_status parse_layer(loader *ld, const node *map, const char *path,
                               eqs_layer_config *layer)
 {
     eqs_status st = check_map(ld, map, path, layer_keys, N_OF(layer_keys));
     if (st == EQS_OK)
         st = fill_fields(ld, map, path, layer_keys, N_OF(layer_keys), layer);
+    if (st == EQS_OK)
+        st = check_layer_kind_keys(ld, map, path, layer);
     if (st != EQS_OK)
         return st;
     const node *name = map_get(map, "name");
     if (!name) {
-        snprintf(layer->name, sizeof layer->name, "fc%d", k + 1);
+        layer->name[0] = '\0';
         return EQS_OK;
     }
     char p[KEYPATH_LEN], got[96];
@@ -1018,6 +1058,45 @@ static eqs_status parse_layer(loader *ld, const node *map, const char *path, int
                     "expected a name of letters, digits and '_' (at most %zu characters), got %s",
                     sizeof layer->name - 1, describe(name, got, sizeof got));
     memcpy(layer->name, name->text, strlen(name->text) + 1);
+    return EQS_OK;
+}
+
+/* Fills out_c/out_h/out_w of every layer from the input shape, checking that conv layers come
+ * first and that every convolution and pooling leaves at least one pixel. */
+static eqs_status derive_shapes(loader *ld, const node *seq, const char *path, eqs_model_config *m)
+{
+    int32_t h = m->in_height, w = m->in_width;
+    if (m->layers[m->n_layers - 1].type != EQS_LAYER_DENSE) {
+        char lp[KEYPATH_LEN];
+        index_path(lp, path, m->n_layers - 1);
+        return fail(ld, seq->vals[m->n_layers - 1], lp,
+                    "the last layer gives the class scores and must be dense");
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        eqs_layer_config *l = &m->layers[i];
+        char lp[KEYPATH_LEN];
+        index_path(lp, path, i);
+        if (l->type == EQS_LAYER_DENSE) {
+            l->out_c = l->n_out;
+            l->out_h = l->out_w = 1;
+        } else if (i > 0 && m->layers[i - 1].type == EQS_LAYER_DENSE) {
+            return fail(ld, seq->vals[i], lp, "a conv layer cannot follow a dense layer");
+        } else {
+            int32_t ch = h + 2 * l->padding - l->kernel + 1,
+                    cw = w + 2 * l->padding - l->kernel + 1;
+            int32_t f = l->pool == EQS_POOL_NONE ? 1 : l->pool_size;
+            if (ch < 1 || cw < 1 || ch / f < 1 || cw / f < 1)
+                return fail(ld, seq->vals[i], lp,
+                            "a %dx%d input with kernel %d, padding %d and pooling %d leaves no "
+                            "output pixel",
+                            h, w, l->kernel, l->padding, f);
+            l->out_c = l->n_out;
+            l->out_h = ch / f;
+            l->out_w = cw / f;
+        }
+        h = l->out_h;
+        w = l->out_w;
+    }
     return EQS_OK;
 }
 
@@ -1049,14 +1128,21 @@ static eqs_status parse_layers(loader *ld, const node *seq, const char *path, eq
     if (seq->n < 1 || seq->n > EQS_MAX_LAYERS)
         return fail(ld, seq, p, "expected 1 to %d layers, got %d", EQS_MAX_LAYERS, seq->n);
     m->n_layers = seq->n;
+    int n_of_type[2] = {0, 0}; /* default names count per type: conv1, conv2, fc1, ... */
     for (int i = 0; i < seq->n; i++) {
         char lp[KEYPATH_LEN];
         index_path(lp, p, i);
-        eqs_status st = parse_layer(ld, seq->vals[i], lp, i, &m->layers[i]);
+        eqs_layer_config *l = &m->layers[i];
+        eqs_status st = parse_layer(ld, seq->vals[i], lp, l);
         if (st != EQS_OK)
             return st;
+        int rank = ++n_of_type[l->type == EQS_LAYER_CONV];
+        if (!l->name[0])
+            snprintf(l->name, sizeof l->name, "%s%d", l->type == EQS_LAYER_CONV ? "conv" : "fc",
+                     rank);
     }
-    return check_layer_names(ld, seq, p, m);
+    eqs_status st = check_layer_names(ld, seq, p, m);
+    return st == EQS_OK ? derive_shapes(ld, seq, p, m) : st;
 }
 
 /* A softmax readout sits outside the dynamics (Laborieux §3.2): it only makes sense with the
@@ -1456,10 +1542,15 @@ static void write_model(FILE *f, const eqs_model_config *m)
         fprintf(f, "  input: {channels: %d, height: %d, width: %d}\n", (int)m->in_channels,
                 (int)m->in_height, (int)m->in_width);
     fputs("  layers:\n", f);
-    for (int i = 0; i < m->n_layers; i++)
-        fprintf(f, "    - {type: %s, name: \"%s\", out: %d}\n",
-                enum_name(layer_type_names, N_OF(layer_type_names), (int)m->layers[i].type),
-                m->layers[i].name, (int)m->layers[i].n_out);
+    for (int i = 0; i < m->n_layers; i++) {
+        const eqs_layer_config *l = &m->layers[i];
+        fprintf(f, "    - {type: %s, name: \"%s\", out: %d", eqs_layer_type_name(l->type), l->name,
+                (int)l->n_out);
+        if (l->type == EQS_LAYER_CONV)
+            fprintf(f, ", kernel: %d, padding: %d, pool: %s, pool_size: %d", (int)l->kernel,
+                    (int)l->padding, eqs_pool_name(l->pool), (int)l->pool_size);
+        fputs("}\n", f);
+    }
     fprintf(f, "  activation: %s\n", eqs_activation_name(m->activation));
     fprintf(f, "  loss: %s\n", eqs_loss_name(m->loss));
     fprintf(f, "  readout: %s\n", eqs_readout_name(m->readout));

@@ -46,12 +46,28 @@ typedef enum eqs_readout {
 
 typedef enum eqs_layer_type {
     EQS_LAYER_DENSE = 0, /* "dense" */
+    EQS_LAYER_CONV = 1,  /* "conv": stride-1 cross-correlation, then optional pooling */
 } eqs_layer_type;
+
+typedef enum eqs_pool {
+    EQS_POOL_NONE = 0, /* "none" */
+    EQS_POOL_MAX = 1,  /* "max": F x F windows, stride F, argmax recomputed at every step */
+    EQS_POOL_AVG = 2,  /* "avg" */
+} eqs_pool;
 
 typedef struct eqs_layer_config {
     eqs_layer_type type;
-    char name[EQS_NAME_LEN]; /* default "fc<k>" (1-based); parameter files are <name>.weight */
-    int32_t n_out;           /* key "out" */
+    char name[EQS_NAME_LEN]; /* default "conv<k>" / "fc<k>", counted per type, 1-based;
+                                parameter files are <name>.weight, <name>.bias */
+    int32_t n_out;           /* key "out": units (dense) or output channels (conv) */
+    int32_t kernel;          /* conv: k of the k x k kernel */
+    int32_t padding;         /* conv: zeros on each side */
+    eqs_pool pool;           /* conv: pooling after the convolution */
+    int32_t pool_size;       /* conv: F (window and stride), default 2 */
+    /* Derived by the loader: the shape of this layer's output (its state), C x H x W; a dense
+     * layer is n_out x 1 x 1. Conv layers must come before dense layers (flattening in C,H,W
+     * order happens at the first dense layer). */
+    int32_t out_c, out_h, out_w;
 } eqs_layer_config;
 
 typedef struct eqs_model_config {
@@ -155,6 +171,8 @@ const char *eqs_algorithm_name(eqs_algorithm a);
 const char *eqs_estimator_name(eqs_estimator e);
 const char *eqs_optimizer_name(eqs_optimizer_kind o);
 const char *eqs_schedule_name(eqs_schedule s);
+const char *eqs_layer_type_name(eqs_layer_type t);
+const char *eqs_pool_name(eqs_pool p);
 
 #ifdef __cplusplus
 }
