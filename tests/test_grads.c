@@ -146,87 +146,54 @@ typedef struct relmse {
     double num[2 * G_LAYERS], den[2 * G_LAYERS]; /* per dynamic layer: neurons, then weights */
 } relmse;
 
-static void accumulate(double *num, double *den, const eqs_real *ep, const eqs_real *bptt,
-                       int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)ep[i] + (double)bptt[i];
-        *num += d * d;
-        *den += (double)bptt[i] * (double)bptt[i];
-    }
-}
-
-/* EP's per-step updates over K nudged steps against BPTT's per-step gradients, as RelMSE per
- * dynamic layer (neurons: index k, weights+biases: index D + k). */
-static relmse gdu_relmse(gdu_fixture *f, double beta, bool *linear)
+/* Replays the free phase and the nudged phase with their pre-activations: Theorem 1 holds
+ * exactly only while every unit stays in the linear range of the hard sigmoid. */
+static bool stays_linear(gdu_fixture *f, double beta)
 {
     eqs_crnn *net = f->net;
-    int32_t d = eqs_crnn_n_dynamic(net);
     eqs_err err;
-    eqs_bptt *bp;
-    eqs_bptt_trace tr = {G_K, calloc(G_K + 1, sizeof(eqs_state)), calloc(G_K, sizeof(eqs_grads))};
-    for (int32_t t = 0; t <= G_K; t++)
-        CHECK_OK(eqs_state_alloc(net, &tr.ds[t], &err), err);
-    for (int32_t t = 0; t < G_K; t++)
-        CHECK_OK(eqs_grads_alloc(net, &tr.dtheta[t], &err), err);
-    eqs_grads g, dep;
-    CHECK_OK(eqs_grads_alloc(net, &g, &err), err);
-    CHECK_OK(eqs_grads_alloc(net, &dep, &err), err);
-    CHECK_OK(eqs_bptt_create(&bp, net, G_T1, G_K, &err), err);
-    eqs_bptt_grads(bp, &g, NULL, NULL, &tr);
-
     eqs_state s, s_next, pre;
     CHECK_OK(eqs_state_alloc(net, &s, &err), err);
     CHECK_OK(eqs_state_alloc(net, &s_next, &err), err);
     CHECK_OK(eqs_state_alloc(net, &pre, &err), err);
     eqs_state_zero(net, &s, GB);
-    for (int32_t t = 0; t < G_T1; t++) {
-        eqs_crnn_step(net, &s, &s_next, 0, &pre);
-        *linear = *linear && strictly_linear(net, &s_next, &pre);
+    bool linear = true;
+    for (int32_t t = 0; t < G_T1 + G_K; t++) {
+        eqs_crnn_step(net, &s, &s_next, t < G_T1 ? 0 : (eqs_real)beta, &pre);
+        linear = linear && strictly_linear(net, &s_next, &pre);
         eqs_state sw = s;
         s = s_next;
         s_next = sw;
     }
-    relmse r;
-    memset(&r, 0, sizeof r);
-    for (int32_t t = 0; t < G_K; t++) {
-        eqs_crnn_step(net, &s, &s_next, (eqs_real)beta, &pre);
-        *linear = *linear && strictly_linear(net, &s_next, &pre);
-        /* Delta_s(t) = (s_{t+1} - s_t) / beta, per sample; BPTT's gradients are of the batch
-         * mean, so divide by the batch as well. */
-        for (int32_t k = 0; k < d; k++) {
-            int64_t n = (int64_t)GB * eqs_crnn_size(net, k + 1);
-            for (int64_t i = 0; i < n; i++) {
-                double de = ((double)s_next.s[k][i] - (double)s.s[k][i]) / beta / GB;
-                double bt = tr.ds[t].s[k][i];
-                r.num[k] += (de + bt) * (de + bt);
-                r.den[k] += bt * bt;
-            }
-        }
-        eqs_grads_zero(net, &dep);
-        eqs_crnn_add_dphi_diff(net, &s_next, &s, (eqs_real)(1.0 / (beta * GB)), &dep);
-        for (int32_t k = 0; k < d; k++) {
-            accumulate(&r.num[d + k], &r.den[d + k], dep.w[k], tr.dtheta[t].w[k],
-                       test_w_size(net, k));
-            accumulate(&r.num[d + k], &r.den[d + k], dep.b[k], tr.dtheta[t].b[k],
-                       eqs_crnn_size(net, k + 1));
-        }
-        eqs_state sw = s;
-        s = s_next;
-        s_next = sw;
-    }
-    for (int32_t t = 0; t <= G_K; t++)
-        eqs_state_free(&tr.ds[t]);
-    for (int32_t t = 0; t < G_K; t++)
-        eqs_grads_free(&tr.dtheta[t]);
-    free(tr.ds);
-    free(tr.dtheta);
     eqs_state_free(&s);
     eqs_state_free(&s_next);
     eqs_state_free(&pre);
-    eqs_grads_free(&g);
-    eqs_grads_free(&dep);
-    eqs_bptt_destroy(bp);
+    return linear;
+}
+
+/* EP's per-step updates (one-sided, +beta) over K nudged steps against BPTT's per-step
+ * gradients, from the library's GDU check, as RelMSE sums per dynamic layer (neurons: index k,
+ * weights+biases pooled: index D + k). */
+static relmse gdu_relmse(gdu_fixture *f, double beta, bool *linear)
+{
+    eqs_algorithm_config alg = {EQS_ALGO_EP, EQS_EST_ONE_SIDED, beta, G_T1, G_K, 0};
+    eqs_gdu *g;
+    eqs_err err;
+    relmse r;
+    memset(&r, 0, sizeof r);
+    *linear = *linear && stays_linear(f, beta);
+    CHECK_OK(eqs_gdu_check(&g, f->net, &alg, 0, 0, &err), err);
+    int32_t d = eqs_gdu_n_layers(g);
+    for (int32_t k = 0; k < d; k++) {
+        eqs_gdu_relmse_sums(g, k, EQS_GDU_NEURONS, EQS_GDU_EP_POS, &r.num[k], &r.den[k]);
+        for (int grp = EQS_GDU_WEIGHTS; grp <= EQS_GDU_BIASES; grp++) {
+            double num, den;
+            eqs_gdu_relmse_sums(g, k, grp, EQS_GDU_EP_POS, &num, &den);
+            r.num[d + k] += num;
+            r.den[d + k] += den;
+        }
+    }
+    eqs_gdu_destroy(g);
     return r;
 }
 

@@ -58,7 +58,7 @@ static inline void test_set_layer(eqs_crnn *net, int32_t k, double lo, double hi
 
 static inline int64_t test_w_size(eqs_crnn *net, int32_t k)
 {
-    return (int64_t)eqs_crnn_size(net, k + 1) * eqs_crnn_size(net, k);
+    return eqs_crnn_n_weights(net, k);
 }
 
 /* ||a - b||^2 and ||b||^2 accumulated over every parameter of the model. */
@@ -72,7 +72,7 @@ static inline void test_grads_dist(eqs_crnn *net, const eqs_grads *a, const eqs_
             *diff2 += d * d;
             *ref2 += (double)b->w[k][i] * (double)b->w[k][i];
         }
-        for (int32_t i = 0; i < eqs_crnn_size(net, k + 1); i++) {
+        for (int32_t i = 0; i < eqs_crnn_n_bias(net, k); i++) {
             double d = (double)a->b[k][i] - (double)b->b[k][i];
             *diff2 += d * d;
             *ref2 += (double)b->b[k][i] * (double)b->b[k][i];

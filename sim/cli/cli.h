@@ -51,5 +51,6 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_grads(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_gducheck(int argc, char **argv);
 
 #endif

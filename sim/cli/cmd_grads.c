@@ -126,9 +126,12 @@ static bool write_states(eqs_crnn *net, const eqs_state *s, const char *out, con
     char path[EQS_PATH_LEN + 2 * EQS_NAME_LEN];
     eqs_err err;
     for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++) {
-        int64_t shape[2] = {eqs_crnn_batch(net), eqs_crnn_size(net, k + 1)};
-        snprintf(path, sizeof path, "%s/state_%s.%s.npy", out, phase, m->layers[k].name);
-        if (eqs_npy_write_real(path, 2, shape, s->s[k], &err) != EQS_OK) {
+        const eqs_layer_config *l = &m->layers[k];
+        bool conv = l->type == EQS_LAYER_CONV; /* [N, C, H, W] as PyTorch holds it */
+        int64_t shape[4] = {eqs_crnn_batch(net), conv ? l->out_c : eqs_crnn_size(net, k + 1),
+                            l->out_h, l->out_w};
+        snprintf(path, sizeof path, "%s/state_%s.%s.npy", out, phase, l->name);
+        if (eqs_npy_write_real(path, conv ? 4 : 2, shape, s->s[k], &err) != EQS_OK) {
             cli_print_err(&err);
             return false;
         }
@@ -148,22 +151,14 @@ static bool write_states(eqs_crnn *net, const eqs_state *s, const char *out, con
 
 static bool write_grads(eqs_crnn *net, const eqs_grads *g, const char *out, const char *algo)
 {
-    const eqs_model_config *m = eqs_crnn_model(net);
-    char path[EQS_PATH_LEN + 3 * EQS_NAME_LEN];
+    char prefix[32];
     eqs_err err;
-    for (int32_t k = 0; k < m->n_layers; k++) {
-        int64_t shape[2] = {eqs_crnn_size(net, k + 1), eqs_crnn_size(net, k)};
-        snprintf(path, sizeof path, "%s/grad_%s.%s.weight.npy", out, algo, m->layers[k].name);
-        if (eqs_npy_write_real(path, 2, shape, g->w[k], &err) != EQS_OK)
-            goto fail;
-        snprintf(path, sizeof path, "%s/grad_%s.%s.bias.npy", out, algo, m->layers[k].name);
-        if (eqs_npy_write_real(path, 1, shape, g->b[k], &err) != EQS_OK)
-            goto fail;
+    snprintf(prefix, sizeof prefix, "grad_%s.", algo);
+    if (eqs_tensors_save(net, g, out, prefix, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
     }
     return true;
-fail:
-    cli_print_err(&err);
-    return false;
 }
 
 static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg, const eqs_real *x,

@@ -102,46 +102,6 @@ static bool write_resolved_config(const eqs_experiment_config *cfg, const char *
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
 
-static eqs_status save_grads(eqs_crnn *net, const eqs_grads *g, const char *dir, const char *prefix,
-                             eqs_err *err)
-{
-    const eqs_model_config *m = eqs_crnn_model(net);
-    char path[EQS_PATH_LEN + 3 * EQS_NAME_LEN];
-    for (int32_t k = 0; k < m->n_layers; k++) {
-        int64_t shape[2] = {eqs_crnn_size(net, k + 1), eqs_crnn_size(net, k)};
-        snprintf(path, sizeof path, "%s/%s.%s.weight.npy", dir, prefix, m->layers[k].name);
-        eqs_status st = eqs_npy_write_real(path, 2, shape, g->w[k], err);
-        if (st != EQS_OK)
-            return st;
-        snprintf(path, sizeof path, "%s/%s.%s.bias.npy", dir, prefix, m->layers[k].name);
-        if ((st = eqs_npy_write_real(path, 1, shape, g->b[k], err)) != EQS_OK)
-            return st;
-    }
-    return EQS_OK;
-}
-
-static eqs_status load_grads(eqs_crnn *net, eqs_grads *g, const char *dir, const char *prefix,
-                             eqs_err *err)
-{
-    const eqs_model_config *m = eqs_crnn_model(net);
-    char path[EQS_PATH_LEN + 3 * EQS_NAME_LEN];
-    for (int32_t k = 0; k < m->n_layers; k++) {
-        int64_t shape[2] = {eqs_crnn_size(net, k + 1), eqs_crnn_size(net, k)}, got[2];
-        for (int part = 0; part < 2; part++) {
-            eqs_real *data;
-            snprintf(path, sizeof path, "%s/%s.%s.%s.npy", dir, prefix, m->layers[k].name,
-                     part ? "bias" : "weight");
-            eqs_status st = eqs_npy_read_real(path, part ? 1 : 2, shape, &data, got, err);
-            if (st != EQS_OK)
-                return st;
-            size_t n = (size_t)(part ? shape[0] : shape[0] * shape[1]);
-            memcpy(part ? g->b[k] : g->w[k], data, n * sizeof(eqs_real));
-            eqs_free(data);
-        }
-    }
-    return EQS_OK;
-}
-
 static bool write_manifest(const char *dir, const eqs_experiment_config *cfg, const run_state *rs)
 {
     char text[1024], path[EQS_PATH_LEN + 128];
@@ -179,8 +139,8 @@ static bool save_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, c
     bool ok = eqs_mkdir_p(tmp, &err) == EQS_OK && eqs_params_save(net, tmp, &err) == EQS_OK;
     for (int32_t s = 0; ok && with_optim && s < eqs_optim_n_slots(opt); s++) {
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "optim.%s", eqs_optim_slot_name(opt, s));
-        ok = save_grads(net, eqs_optim_slot(opt, s), tmp, prefix, &err) == EQS_OK;
+        snprintf(prefix, sizeof prefix, "optim.%s.", eqs_optim_slot_name(opt, s));
+        ok = eqs_tensors_save(net, eqs_optim_slot(opt, s), tmp, prefix, &err) == EQS_OK;
     }
     if (!ok) {
         cli_print_err(&err);
@@ -246,8 +206,8 @@ static bool load_checkpoint(eqs_trainer *tr, const char *run, run_state *rs)
     }
     for (int32_t s = 0; s < eqs_optim_n_slots(opt); s++) {
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "optim.%s", eqs_optim_slot_name(opt, s));
-        if (load_grads(net, eqs_optim_slot(opt, s), dir, prefix, &err) != EQS_OK) {
+        snprintf(prefix, sizeof prefix, "optim.%s.", eqs_optim_slot_name(opt, s));
+        if (eqs_tensors_load(net, eqs_optim_slot(opt, s), dir, prefix, &err) != EQS_OK) {
             cli_print_err(&err);
             return false;
         }

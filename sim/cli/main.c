@@ -17,6 +17,7 @@ static void usage(FILE *f)
           "  eval  EXPERIMENT.yaml   accuracy and loss of saved weights on the test/train split\n"
           "  grads EXPERIMENT.yaml   one batch's states and gradients as .npy, nothing updated\n"
           "  bench EXPERIMENT.yaml   training samples/s and the fraction of GEMM speed reached\n"
+          "  gducheck EXPERIMENT.yaml  EP's per-step updates vs BPTT's per-step gradients (GDU)\n"
           "  version                 print the version\n"
           "\n"
           "Options shared by the experiment commands:\n"
@@ -45,8 +46,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } commands[] = {
-        {"train", cmd_train}, {"eval", cmd_eval}, {"grads", cmd_grads}, {"bench", cmd_bench}};
+    } commands[] = {{"train", cmd_train},
+                    {"eval", cmd_eval},
+                    {"grads", cmd_grads},
+                    {"bench", cmd_bench},
+                    {"gducheck", cmd_gducheck}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

@@ -4,9 +4,12 @@
  * Forward: T - K steps without a record, then K steps recording the states s^{T-K..T} and the
  * pre-activations h^{T-K+1..T}. Backward, for t = T..T-K+1 with ds = dL/ds^t:
  *     dh_k = ds_k * sigma'(h_k^t)
- *     dW_k += dh_k^T s_{k-1}^{t-1} + s_k^{t-1 T} dh_{k-1}   (forward and backward drives)
- *     db_k += sum_b dh_k
- *     dL/ds_k^{t-1} = dh_{k+1} W_{k+1} + dh_{k-1} W_k^T
+ *     dW_k += grad_k(dh_k, s_{k-1}^{t-1}) + grad_k(s_k^{t-1}, dh_{k-1})  (forward, backward drive)
+ *     db_k += the sums of dh_k (forward drive only)
+ *     dL/ds_k^{t-1} = B_{k+1}(dh_{k+1}) + G_k(dh_{k-1})
+ * in the notation of eqs/net.h (dense: B(u) = u W, G(v) = v W^T, grad(u, s) = u^T s). The
+ * pooling indices of step t are those of the forward drives from s^{t-1}: each backward step
+ * re-evaluates them (eqs_crnn_forward on s^{t-1}) before using B, G and grad.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -132,11 +135,9 @@ static void loss_at_final(eqs_bptt *bp, eqs_grads *g, double *loss_sum, int32_t 
     for (int32_t k = 0; k < d; k++)
         memset(bp->ds.s[k], 0, sizeof(eqs_real) * (size_t)elems(net, k));
     if (eqs_crnn_model(net)->readout == EQS_READOUT_SOFTMAX) {
-        int32_t n_in = eqs_crnn_size(net, last);
-        eqs_gemm(true, false, nc, n_in, b, 1, bp->dl_dz, nc, s->s[d], n_in, 1, g->w[last], n_in);
-        for (int64_t i = 0; i < n; i++)
-            g->b[last][i % nc] += bp->dl_dz[i];
-        eqs_tile_mvm_t(eqs_crnn_tile(net, last), bp->dl_dz, b, bp->ds.s[d], false);
+        eqs_crnn_add_param_grad(net, last, bp->dl_dz, s->s[d], 1, g, true);
+        memset(bp->ds.s[d], 0, sizeof(eqs_real) * (size_t)elems(net, d));
+        eqs_crnn_backward_add(net, last, bp->dl_dz, bp->ds.s[d]);
     } else {
         memcpy(bp->ds.s[d], bp->dl_dz, sizeof(eqs_real) * (size_t)n);
     }
@@ -160,41 +161,40 @@ static void backprop_activation(eqs_bptt *bp, const eqs_state *pre)
     }
 }
 
+/* Re-evaluates the forward drives of step s_prev -> next so that every conv connection holds
+ * the pooling indices that step used (dense connections have none). */
+static void restore_indices(eqs_bptt *bp, const eqs_state *s_prev)
+{
+    eqs_crnn *net = bp->net;
+    for (int32_t k = 1; k < eqs_crnn_n_dynamic(net); k++)
+        if (eqs_crnn_model(net)->layers[k].type == EQS_LAYER_CONV)
+            eqs_crnn_forward(net, k, s_prev->s[k - 1], bp->tmp.s[k]);
+}
+
 /* Adds one step's parameter gradients to acc, given dh and the step's input states s_prev. */
 static void add_step_param_grads(eqs_bptt *bp, const eqs_state *s_prev, eqs_grads *acc)
 {
     eqs_crnn *net = bp->net;
-    int32_t d = eqs_crnn_n_dynamic(net), b = eqs_crnn_batch(net);
-    for (int32_t k = 0; k < d; k++) {
-        int32_t n_out = eqs_crnn_size(net, k + 1), n_in = eqs_crnn_size(net, k);
+    for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++) {
         const eqs_real *pre_syn = k == 0 ? eqs_crnn_input(net) : s_prev->s[k - 1];
-        eqs_gemm(true, false, n_out, n_in, b, 1, bp->dh.s[k], n_out, pre_syn, n_in, 1, acc->w[k],
-                 n_in);
+        eqs_crnn_add_param_grad(net, k, bp->dh.s[k], pre_syn, 1, acc, true);
         if (k > 0)
-            eqs_gemm(true, false, n_out, n_in, b, 1, s_prev->s[k], n_out, bp->dh.s[k - 1], n_in, 1,
-                     acc->w[k], n_in);
-        for (int64_t i = 0; i < (int64_t)b * n_out; i++)
-            acc->b[k][i % n_out] += bp->dh.s[k][i];
+            eqs_crnn_add_param_grad(net, k, s_prev->s[k], bp->dh.s[k - 1], 1, acc, false);
     }
 }
 
-/* ds_prev_k = dh_{k+1} W_{k+1} + dh_{k-1} W_k^T, then swap into ds. */
+/* ds_prev_k = G_k(dh_{k-1}) + B_{k+1}(dh_{k+1}), then swap into ds. */
 static void backprop_states(eqs_bptt *bp)
 {
     eqs_crnn *net = bp->net;
-    int32_t d = eqs_crnn_n_dynamic(net), b = eqs_crnn_batch(net);
+    int32_t d = eqs_crnn_n_dynamic(net);
     for (int32_t k = 0; k < d; k++) {
-        bool any = false;
-        if (k + 1 < d) {
-            eqs_tile_mvm_t(eqs_crnn_tile(net, k + 1), bp->dh.s[k + 1], b, bp->ds_prev.s[k], false);
-            any = true;
-        }
-        if (k > 0) {
-            eqs_tile_mvm(eqs_crnn_tile(net, k), bp->dh.s[k - 1], b, bp->ds_prev.s[k], any);
-            any = true;
-        }
-        if (!any)
+        if (k > 0)
+            eqs_crnn_gather(net, k, bp->dh.s[k - 1], bp->ds_prev.s[k]);
+        else
             memset(bp->ds_prev.s[k], 0, sizeof(eqs_real) * (size_t)elems(net, k));
+        if (k + 1 < d)
+            eqs_crnn_backward_add(net, k + 1, bp->dh.s[k + 1], bp->ds_prev.s[k]);
     }
     eqs_state swap = bp->ds;
     bp->ds = bp->ds_prev;
@@ -204,9 +204,8 @@ static void backprop_states(eqs_bptt *bp)
 static void add_grads(const eqs_crnn *net, eqs_grads *dst, const eqs_grads *src)
 {
     for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
-        int32_t n_out = eqs_crnn_size(net, k + 1), n_in = eqs_crnn_size(net, k);
-        eqs_axpy((int64_t)n_out * n_in, 1, src->w[k], dst->w[k]);
-        eqs_axpy(n_out, 1, src->b[k], dst->b[k]);
+        eqs_axpy(eqs_crnn_n_weights(net, k), 1, src->w[k], dst->w[k]);
+        eqs_axpy(eqs_crnn_n_bias(net, k), 1, src->b[k], dst->b[k]);
     }
 }
 
@@ -224,6 +223,7 @@ void eqs_bptt_grads(eqs_bptt *bp, eqs_grads *g, double *loss_sum, int32_t *n_cor
         if (trace && j <= trace->n_steps)
             eqs_state_copy(net, &trace->ds[j], &bp->ds, eqs_crnn_batch(net));
         backprop_activation(bp, &bp->pre[i]);
+        restore_indices(bp, &bp->hist[i]);
         if (record) {
             eqs_grads_zero(net, &trace->dtheta[j]);
             add_step_param_grads(bp, &bp->hist[i], &trace->dtheta[j]);

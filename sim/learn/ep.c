@@ -81,13 +81,9 @@ static void add_readout_grad(eqs_ep *ep, const eqs_state *s, eqs_real scale, eqs
 {
     eqs_crnn *net = ep->net;
     int32_t last = eqs_crnn_n_layers(net) - 1, d = eqs_crnn_n_dynamic(net) - 1;
-    int32_t nc = eqs_crnn_n_classes(net), n_in = eqs_crnn_size(net, last), b = eqs_crnn_batch(net);
     eqs_crnn_logits(net, s, ep->logits);
     eqs_crnn_loss_grad(net, ep->logits, ep->dl_dz);
-    eqs_gemm(true, false, nc, n_in, b, scale, ep->dl_dz, nc, s->s[d], n_in, 1, g->w[last], n_in);
-    for (int32_t r = 0; r < b; r++)
-        for (int32_t i = 0; i < nc; i++)
-            g->b[last][i] += scale * ep->dl_dz[(int64_t)r * nc + i];
+    eqs_crnn_add_param_grad(net, last, ep->dl_dz, s->s[d], scale, g, true);
 }
 
 static void nudged_phase(eqs_ep *ep, eqs_state *s, eqs_real beta)

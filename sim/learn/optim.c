@@ -51,7 +51,7 @@ eqs_status eqs_optim_create(eqs_optim **out, const eqs_crnn *net, const eqs_opti
     opt->n_slots = cfg->kind == EQS_OPT_ADAM ? 2 : 1;
     size_t max_w = 0;
     for (int32_t k = 0; k < n; k++) {
-        size_t w = (size_t)eqs_crnn_size(net, k + 1) * (size_t)eqs_crnn_size(net, k);
+        size_t w = (size_t)eqs_crnn_n_weights(net, k);
         max_w = w > max_w ? w : max_w;
     }
     eqs_status st = EQS_OK;

@@ -116,8 +116,8 @@ void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
 static bool grads_finite(const eqs_crnn *net, const eqs_grads *g)
 {
     for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
-        int64_t n_w = (int64_t)eqs_crnn_size(net, k + 1) * eqs_crnn_size(net, k);
-        if (!eqs_all_finite(g->w[k], n_w) || !eqs_all_finite(g->b[k], eqs_crnn_size(net, k + 1)))
+        if (!eqs_all_finite(g->w[k], eqs_crnn_n_weights(net, k)) ||
+            !eqs_all_finite(g->b[k], eqs_crnn_n_bias(net, k)))
             return false;
     }
     return true;

@@ -1,5 +1,6 @@
-/* crnn.c — the fully connected convergent RNN: parameters on tiles, synchronous steps of
+/* crnn.c — the convergent RNN (dense and conv layers): parameters on tiles, synchronous steps of
  * s <- sigma(dPhi/ds) with the nudge inside sigma, logits, losses and the Hebbian dPhi/dtheta.
+ * The per-connection algebra (dense, or conv with pooling) lives in conn.c.
  *
  * Nothing here allocates after eqs_crnn_create / eqs_state_alloc: every step works in buffers
  * sized for max_batch.
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
+
 #include "eqs/blas.h"
 #include "eqs/net.h"
 
@@ -15,14 +18,13 @@ struct eqs_crnn {
     eqs_model_config model;
     int32_t n_layers;                 /* N */
     int32_t n_dyn;                    /* D */
-    int32_t size[EQS_MAX_LAYERS + 1]; /* n_0 .. n_N */
+    int32_t size[EQS_MAX_LAYERS + 1]; /* flat state sizes n_0 .. n_N */
     int32_t max_batch;
-    eqs_tile *tile[EQS_MAX_LAYERS]; /* W_k [n_k, n_{k-1}] */
-    eqs_real *bias[EQS_MAX_LAYERS]; /* b_k [n_k] */
-    const eqs_real *x;              /* [batch, n_0], borrowed */
-    const int32_t *y;               /* [batch], borrowed */
+    eqs_conn conn[EQS_MAX_LAYERS]; /* W_k, b_k and their workspaces */
+    const eqs_real *x;             /* [batch, n_0], borrowed */
+    const int32_t *y;              /* [batch], borrowed */
     int32_t batch;
-    eqs_real *drive0;      /* [max_batch, n_1]: W_1 x + b_1, static */
+    eqs_real *drive0;      /* [max_batch, n_1]: F_1(x), static */
     eqs_real *logits;      /* [max_batch, n_classes] */
     eqs_real *dl_dz;       /* [max_batch, n_classes] */
     eqs_real *diff0;       /* [max_batch, n_1]: s_b - s_a of the first layer */
@@ -68,13 +70,37 @@ int32_t eqs_crnn_max_batch(const eqs_crnn *net)
 eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer)
 {
     EQS_ASSERT(layer >= 0 && layer < net->n_layers);
-    return net->tile[layer];
+    return net->conn[layer].tile;
 }
 
 eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer)
 {
     EQS_ASSERT(layer >= 0 && layer < net->n_layers);
-    return net->bias[layer];
+    return net->conn[layer].bias;
+}
+
+int64_t eqs_crnn_n_weights(const eqs_crnn *net, int32_t layer)
+{
+    const eqs_tile *t = net->conn[layer].tile;
+    return (int64_t)eqs_tile_n_out(t) * eqs_tile_n_in(t);
+}
+
+int32_t eqs_crnn_n_bias(const eqs_crnn *net, int32_t layer)
+{
+    return net->conn[layer].n_bias;
+}
+
+int32_t eqs_crnn_weight_shape(const eqs_crnn *net, int32_t layer, int64_t shape[4])
+{
+    const eqs_conn *c = &net->conn[layer];
+    shape[0] = eqs_tile_n_out(c->tile);
+    if (c->type == EQS_LAYER_DENSE) {
+        shape[1] = eqs_tile_n_in(c->tile);
+        return 2;
+    }
+    shape[1] = c->geom.c_in;
+    shape[2] = shape[3] = c->geom.kernel;
+    return 4;
 }
 
 const eqs_real *eqs_crnn_input(const eqs_crnn *net)
@@ -96,10 +122,8 @@ void eqs_crnn_destroy(eqs_crnn *net)
 {
     if (!net)
         return;
-    for (int32_t k = 0; k < net->n_layers; k++) {
-        eqs_tile_destroy(net->tile[k]);
-        eqs_free(net->bias[k]);
-    }
+    for (int32_t k = 0; k < net->n_layers; k++)
+        eqs_conn_fini(&net->conn[k]);
     eqs_free(net->drive0);
     eqs_free(net->logits);
     eqs_free(net->dl_dz);
@@ -140,13 +164,19 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
     net->max_batch = max_batch;
     net->size[0] = model->n_features;
     eqs_status st = EQS_OK;
+    int32_t c = model->in_channels, h = model->in_height, w = model->in_width;
     for (int32_t k = 0; k < net->n_layers && st == EQS_OK; k++) {
-        net->size[k + 1] = model->layers[k].n_out;
-        st = eqs_tile_create_ideal(&net->tile[k], net->size[k + 1], net->size[k], err);
-        if (st == EQS_OK) {
-            net->bias[k] = eqs_calloc((size_t)net->size[k + 1], sizeof(eqs_real), err);
-            st = net->bias[k] ? EQS_OK : EQS_ENOMEM;
+        const eqs_layer_config *l = &model->layers[k];
+        if (l->type == EQS_LAYER_DENSE) { /* flattening in C,H,W order is the memory order */
+            c *= h * w;
+            h = w = 1;
         }
+        st = eqs_conn_init(&net->conn[k], l, c, h, w, max_batch, err);
+        net->size[k + 1] = net->conn[k].n_out;
+        bool conv = l->type == EQS_LAYER_CONV;
+        c = l->n_out;
+        h = conv ? net->conn[k].geom.h_out : 1;
+        w = conv ? net->conn[k].geom.w_out : 1;
     }
     if (st == EQS_OK)
         st = alloc_workspace(net, err);
@@ -161,19 +191,20 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
 void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
 {
     for (int32_t k = 0; k < net->n_layers; k++) {
-        int32_t n_out = net->size[k + 1], n_in = net->size[k];
-        double bound = 1.0 / sqrt((double)n_in);
-        eqs_real *w = malloc(sizeof(eqs_real) * (size_t)n_out * (size_t)n_in);
+        eqs_conn *c = &net->conn[k];
+        int64_t n_w = eqs_crnn_n_weights(net, k);
+        double bound = 1.0 / sqrt((double)eqs_tile_n_in(c->tile)); /* fan_in = C_in*k*k */
+        eqs_real *w = malloc(sizeof(eqs_real) * (size_t)n_w);
         EQS_ASSERT(w != NULL);
         eqs_rng r;
         eqs_rng_init(&r, seed, EQS_RNG_INIT_W, (uint32_t)(2 * k));
-        for (int64_t i = 0; i < (int64_t)n_out * n_in; i++)
+        for (int64_t i = 0; i < n_w; i++)
             w[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
-        eqs_tile_write(net->tile[k], w);
+        eqs_tile_write(c->tile, w);
         free(w);
         eqs_rng_init(&r, seed, EQS_RNG_INIT_W, (uint32_t)(2 * k + 1));
-        for (int32_t i = 0; i < n_out; i++)
-            net->bias[k][i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
+        for (int32_t i = 0; i < c->n_bias; i++)
+            c->bias[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
     }
 }
 
@@ -219,9 +250,8 @@ eqs_status eqs_grads_alloc(const eqs_crnn *net, eqs_grads *g, eqs_err *err)
     memset(g, 0, sizeof *g);
     g->n_layers = net->n_layers;
     for (int32_t k = 0; k < net->n_layers; k++) {
-        g->w[k] =
-            eqs_calloc((size_t)net->size[k + 1] * (size_t)net->size[k], sizeof(eqs_real), err);
-        g->b[k] = eqs_calloc((size_t)net->size[k + 1], sizeof(eqs_real), err);
+        g->w[k] = eqs_calloc((size_t)eqs_crnn_n_weights(net, k), sizeof(eqs_real), err);
+        g->b[k] = eqs_calloc((size_t)eqs_crnn_n_bias(net, k), sizeof(eqs_real), err);
         if (!g->w[k] || !g->b[k]) {
             eqs_grads_free(g);
             return EQS_ENOMEM;
@@ -243,8 +273,8 @@ void eqs_grads_free(eqs_grads *g)
 void eqs_grads_zero(const eqs_crnn *net, eqs_grads *g)
 {
     for (int32_t k = 0; k < net->n_layers; k++) {
-        memset(g->w[k], 0, sizeof(eqs_real) * (size_t)net->size[k + 1] * (size_t)net->size[k]);
-        memset(g->b[k], 0, sizeof(eqs_real) * (size_t)net->size[k + 1]);
+        memset(g->w[k], 0, sizeof(eqs_real) * (size_t)eqs_crnn_n_weights(net, k));
+        memset(g->b[k], 0, sizeof(eqs_real) * (size_t)eqs_crnn_n_bias(net, k));
     }
 }
 
@@ -314,29 +344,22 @@ bool eqs_all_finite(const eqs_real *x, int64_t n)
 
 /* ---- dynamics -------------------------------------------------------------------------- */
 
-static void add_bias(eqs_real *h, const eqs_real *b, int32_t batch, int32_t n)
-{
-    for (int32_t r = 0; r < batch; r++)
-        for (int32_t i = 0; i < n; i++)
-            h[(int64_t)r * n + i] += b[i];
-}
-
 void eqs_crnn_set_input(eqs_crnn *net, const eqs_real *x, const int32_t *y, int32_t batch)
 {
     EQS_ASSERT(batch >= 1 && batch <= net->max_batch);
     net->x = x;
     net->y = y;
     net->batch = batch;
-    eqs_tile_mvm(net->tile[0], x, batch, net->drive0, false);
-    add_bias(net->drive0, net->bias[0], batch, net->size[1]);
+    /* This also records conv1's pooling indices: they depend on x alone and stay valid for the
+     * whole batch (nothing else evaluates connection 0). */
+    eqs_conn_forward(&net->conn[0], x, batch, net->drive0);
 }
 
 void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits)
 {
     int32_t nc = eqs_crnn_n_classes(net), last = net->n_dyn - 1;
     if (net->model.readout == EQS_READOUT_SOFTMAX) {
-        eqs_tile_mvm(net->tile[net->n_layers - 1], s->s[last], net->batch, logits, false);
-        add_bias(logits, net->bias[net->n_layers - 1], net->batch, nc);
+        eqs_conn_forward(&net->conn[net->n_layers - 1], s->s[last], net->batch, logits);
     } else {
         memcpy(logits, s->s[last], sizeof(eqs_real) * (size_t)net->batch * (size_t)nc);
     }
@@ -396,35 +419,33 @@ static void add_nudge(eqs_crnn *net, const eqs_state *in, eqs_real beta, eqs_rea
     if (net->model.readout == EQS_READOUT_SOFTMAX) {
         for (int64_t i = 0; i < n; i++)
             net->dl_dz[i] *= -beta;
-        eqs_tile_mvm_t(net->tile[net->n_layers - 1], net->dl_dz, net->batch, h, true);
+        eqs_conn_backward_add(&net->conn[net->n_layers - 1], net->dl_dz, net->batch, h);
     } else {
         eqs_axpy(n, -beta, net->dl_dz, h);
     }
 }
 
+/* All forward drives first (each records its connection's pooling indices from the previous
+ * states), then the backward drives, which use those indices, then the nudge and sigma. */
 void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real beta,
                    eqs_state *pre)
 {
     EQS_ASSERT(in != out);
     eqs_state *hs = pre ? pre : &net->pre_scratch;
     int32_t b = net->batch, last = net->n_dyn - 1;
+    memcpy(hs->s[0], net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, b));
+    for (int32_t k = 1; k <= last; k++)
+        eqs_conn_forward(&net->conn[k], in->s[k - 1], b, hs->s[k]);
+    for (int32_t k = 0; k < last; k++)
+        eqs_conn_backward_add(&net->conn[k + 1], in->s[k + 1], b, hs->s[k]);
+    if (beta != 0)
+        add_nudge(net, in, beta, hs->s[last]);
     for (int32_t k = 0; k <= last; k++) {
-        eqs_real *h = hs->s[k];
-        int32_t n = net->size[k + 1];
-        if (k == 0) {
-            memcpy(h, net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, b));
-        } else {
-            eqs_tile_mvm(net->tile[k], in->s[k - 1], b, h, false);
-            add_bias(h, net->bias[k], b, n);
-        }
-        if (k < last)
-            eqs_tile_mvm_t(net->tile[k + 1], in->s[k + 1], b, h, true);
-        else if (beta != 0)
-            add_nudge(net, in, beta, h);
         if (k == last && net->model.readout == EQS_READOUT_LINEAR)
-            memcpy(out->s[k], h, sizeof(eqs_real) * (size_t)layer_elems(net, k, b));
+            memcpy(out->s[k], hs->s[k], sizeof(eqs_real) * (size_t)layer_elems(net, k, b));
         else
-            eqs_activation_apply(net->model.activation, h, out->s[k], layer_elems(net, k, b));
+            eqs_activation_apply(net->model.activation, hs->s[k], out->s[k],
+                                 layer_elems(net, k, b));
     }
 }
 
@@ -438,33 +459,49 @@ void eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, 
     }
 }
 
-/* ---- dPhi/dtheta ------------------------------------------------------------------------- */
+/* ---- the connections, for the learning rules -------------------------------------------- */
 
-static void add_column_sums(eqs_real *gb, const eqs_real *s, int32_t batch, int32_t n,
-                            eqs_real scale)
+void eqs_crnn_forward(eqs_crnn *net, int32_t k, const eqs_real *s_in, eqs_real *out)
 {
-    for (int32_t r = 0; r < batch; r++)
-        for (int32_t i = 0; i < n; i++)
-            gb[i] += scale * s[(int64_t)r * n + i];
+    eqs_conn_forward(&net->conn[k], s_in, net->batch, out);
 }
 
+void eqs_crnn_gather(eqs_crnn *net, int32_t k, const eqs_real *v, eqs_real *out)
+{
+    eqs_conn_gather(&net->conn[k], v, net->batch, out);
+}
+
+void eqs_crnn_backward_add(eqs_crnn *net, int32_t k, const eqs_real *u, eqs_real *out)
+{
+    eqs_conn_backward_add(&net->conn[k], u, net->batch, out);
+}
+
+void eqs_crnn_add_param_grad(eqs_crnn *net, int32_t k, const eqs_real *u, const eqs_real *s_in,
+                             eqs_real scale, eqs_grads *g, bool with_bias)
+{
+    eqs_conn_grad(&net->conn[k], u, s_in, net->batch, scale, g->w[k], with_bias ? g->b[k] : NULL);
+}
+
+/* scale * dPhi/dtheta at s for the dynamic layers k >= 1; a conv connection first re-evaluates
+ * its forward drive to take the pooling indices of this state. */
+static void add_dphi_deep(eqs_crnn *net, const eqs_state *s, eqs_real scale, eqs_grads *g)
+{
+    for (int32_t k = 1; k < net->n_dyn; k++) {
+        if (net->conn[k].type == EQS_LAYER_CONV)
+            eqs_conn_forward(&net->conn[k], s->s[k - 1], net->batch, net->pre_scratch.s[k]);
+        eqs_crnn_add_param_grad(net, k, s->s[k], s->s[k - 1], scale, g, true);
+    }
+}
+
+/* The first layer's presynaptic input (and its pooling indices) is the same x in both phases,
+ * so its contrast is one product: (s_b - s_a) against x. */
 void eqs_crnn_add_dphi_diff(eqs_crnn *net, const eqs_state *s_b, const eqs_state *s_a,
                             eqs_real scale, eqs_grads *g)
 {
-    int32_t b = net->batch;
-    int64_t n1 = layer_elems(net, 0, b);
+    int64_t n1 = layer_elems(net, 0, net->batch);
     for (int64_t i = 0; i < n1; i++)
         net->diff0[i] = s_b->s[0][i] - s_a->s[0][i];
-    eqs_gemm(true, false, net->size[1], net->size[0], b, scale, net->diff0, net->size[1], net->x,
-             net->size[0], 1, g->w[0], net->size[0]);
-    add_column_sums(g->b[0], net->diff0, b, net->size[1], scale);
-    for (int32_t k = 1; k < net->n_dyn; k++) {
-        int32_t n_out = net->size[k + 1], n_in = net->size[k];
-        eqs_gemm(true, false, n_out, n_in, b, scale, s_b->s[k], n_out, s_b->s[k - 1], n_in, 1,
-                 g->w[k], n_in);
-        eqs_gemm(true, false, n_out, n_in, b, -scale, s_a->s[k], n_out, s_a->s[k - 1], n_in, 1,
-                 g->w[k], n_in);
-        add_column_sums(g->b[k], s_b->s[k], b, n_out, scale);
-        add_column_sums(g->b[k], s_a->s[k], b, n_out, -scale);
-    }
+    eqs_crnn_add_param_grad(net, 0, net->diff0, net->x, scale, g, true);
+    add_dphi_deep(net, s_b, scale, g);
+    add_dphi_deep(net, s_a, -scale, g);
 }

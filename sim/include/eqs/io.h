@@ -8,6 +8,8 @@
 #ifndef EQS_IO_H
 #define EQS_IO_H
 
+#include <stdbool.h>
+
 #include "eqs/core.h"
 
 #ifdef __cplusplus
@@ -122,6 +124,95 @@ eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *
  * the array it describes), without first copying them into one buffer. */
 eqs_status eqs_write_file_atomic_parts(const char *path, const void *const *parts,
                                        const size_t *lens, int n_parts, eqs_err *err);
+
+/* ---- CIFAR-10 and augmentation ------------------------------------------------------------ */
+
+/* CIFAR-10, binary version (cifar-10-binary.tar.gz from the dataset's authors; not packaged in
+ * Debian): data_batch_1.bin ... data_batch_5.bin (train) and test_batch.bin, each a sequence of
+ * 3073-byte records: a label byte (0-9), then the 1024 red, 1024 green and 1024 blue bytes of a
+ * 32x32 image in row-major order. Loaded as channels 3, height 32, width 32, x in that same
+ * C,H,W order scaled by 1/255, n_classes 10. See docs/datasets.md. */
+#define EQS_CIFAR10_RECORD_BYTES 3073
+#define EQS_CIFAR10_CLASSES      10
+
+/* Per-channel (R, G, B) statistics for eqs_dataset_normalize_channels, pixels in [0,1]:
+ *   eqs_cifar10_mean           = (0.4914, 0.4822, 0.4465)  mean of the training images
+ *   eqs_cifar10_std            = (0.2470, 0.2435, 0.2616)  their standard deviation
+ *   eqs_cifar10_std_laborieux  = (0.6069, 0.5982, 0.6030)  = 3 x (0.2023, 0.1994, 0.2010)
+ * The Laborieux et al. (2021) reference code normalises with mean and std_laborieux
+ * (torchvision Normalize, train and test): use that pair to reproduce the paper's inputs, about
+ * [-0.8, 0.9] instead of the [-2, 2] of the true standard deviations. */
+extern const double eqs_cifar10_mean[3];
+extern const double eqs_cifar10_std[3];
+extern const double eqs_cifar10_std_laborieux[3];
+
+/* Loads one CIFAR-10 binary file, raw or gzip (told by content, not name). Errors name the file:
+ * missing (EQS_EIO), empty, a size that is not a whole number of records, a label > 9 (record
+ * index and value), a corrupt or cut gzip stream (EQS_EFORMAT). */
+eqs_status eqs_cifar10_load_file(eqs_dataset *out, const char *path, eqs_err *err);
+
+/* Loads a split from dir: "train" = data_batch_1..5 concatenated in that order, "test" =
+ * test_batch. Each file is "<name>.bin.gz" if it exists, else "<name>.bin". */
+eqs_status eqs_cifar10_load(eqs_dataset *out, const char *dir, const char *split, eqs_err *err);
+
+/* x = (x - mean[c]) / std[c] for every pixel of channel c (std[c] > 0). */
+void eqs_dataset_normalize_channels(eqs_dataset *d, const double *mean, const double *std);
+
+/* One sample's augmentation: flip first, then a crop of the (flipped) image padded by `pad`
+ * pixels on each side, whose top-left corner is (top, left) in the padded image. */
+typedef struct eqs_augment_params {
+    bool flip;
+    int32_t top, left; /* uniform on [0, 2 pad] */
+} eqs_augment_params;
+
+/* The draws for one sample: Philox stream (seed, EQS_RNG_AUGMENT, epoch) with the counter's
+ * second word set to sample_id (so each sample owns 2^32 blocks); the first words give flip
+ * (top bit), then top, then left (eqs_rng_below(2 pad + 1)) - torchvision's order. A pure
+ * function of (seed, epoch, sample_id, pad): independent of batch order and thread count. */
+eqs_augment_params eqs_augment_draw(uint64_t seed, uint32_t epoch, int64_t sample_id, int32_t pad);
+
+/* The paper's training augmentation (Laborieux et al. 2021, torchvision RandomHorizontalFlip(0.5)
+ * then RandomCrop(size, padding=pad, padding_mode='edge')) on a gathered batch: image i of src
+ * [n, channels, height, width] is augmented with eqs_augment_draw(seed, epoch, sample_ids[i], pad)
+ * into dst (same shape). Padding repeats the edge pixels. flip = false never flips (the draw is
+ * made and ignored, so crops do not change with it). Allocates nothing; dst and src must not
+ * overlap; sample ids in [0, 2^32). pad = 0 and flip = false is a copy. */
+void eqs_augment_crop_flip(eqs_real *dst, const eqs_real *src, int32_t n, int32_t channels,
+                           int32_t height, int32_t width, int32_t pad, bool flip, uint64_t seed,
+                           uint32_t epoch, const int64_t *sample_ids);
+
+/* ---- styled line plots -------------------------------------------------------------------- */
+
+typedef enum eqs_dash {
+    EQS_DASH_SOLID = 0,
+    EQS_DASH_DASHED = 1, /* long dashes */
+    EQS_DASH_SHORT = 2,  /* short dashes */
+    EQS_DASH_DOTTED = 3,
+} eqs_dash;
+
+/* One curve: CSV column y_col (1-based) against the x column. color indexes a palette of 8
+ * (modulo 8), or -1 for black. y_col = 0 draws nothing and only adds a key entry, so that a
+ * figure can say "dashed = method A" once instead of per curve. title NULL: no key entry. */
+typedef struct eqs_plot_line {
+    int y_col;
+    int color;
+    eqs_dash dash;
+    const char *title;
+} eqs_plot_line;
+
+typedef struct eqs_plot_panel {
+    const char *title, *ylabel;
+    const eqs_plot_line *lines;
+    int n_lines;
+} eqs_plot_panel;
+
+/* Draws n_panels panels side by side in one PNG (gnuplot, pngcairo), all from the same CSV with
+ * a header line, x = column x_col. Same errors as eqs_plot_csv (EQS_EIO if gnuplot is missing
+ * or fails, EQS_EINVAL for a column outside the header); callers treat a failure as a
+ * warning. */
+eqs_status eqs_plot_lines(const char *csv_path, const char *png_path, const char *title,
+                          const char *xlabel, int x_col, const eqs_plot_panel *panels, int n_panels,
+                          eqs_err *err);
 
 #ifdef __cplusplus
 }

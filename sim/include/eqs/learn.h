@@ -90,8 +90,15 @@ void eqs_optim_set_steps(eqs_optim *opt, int64_t steps);
 
 /* ---- parameters on disk ----------------------------------------------------------------- */
 
-/* Writes <dir>/<layer>.weight.npy [out,in] and <layer>.bias.npy [out] for every layer (the
- * folder must exist). */
+/* Writes <dir>/<prefix><layer>.weight.npy ([out, in] dense, [C_out, C_in, k, k] conv) and
+ * <prefix><layer>.bias.npy for every layer from a grads-shaped buffer (gradients, optimizer
+ * state); eqs_tensors_load reads them back, checking every shape. The folder must exist. */
+eqs_status eqs_tensors_save(eqs_crnn *net, const eqs_grads *g, const char *dir, const char *prefix,
+                            eqs_err *err);
+eqs_status eqs_tensors_load(eqs_crnn *net, eqs_grads *g, const char *dir, const char *prefix,
+                            eqs_err *err);
+
+/* The parameters themselves, with prefix "" (the folder must exist). */
 eqs_status eqs_params_save(eqs_crnn *net, const char *dir, eqs_err *err);
 /* Reads them back, checking every shape; on error the network is unchanged. */
 eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err);
@@ -129,6 +136,62 @@ eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y
 /* Free phase (T1 steps) on a batch: loss sum and number correct of the steady state. */
 void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                        double *loss_sum, int32_t *n_correct);
+
+/* ---- GDU check -------------------------------------------------------------------------- */
+
+/* The property of gradient-descending updates (Ernoult et al. 2019, Theorem 1): EP's per-step
+ * updates in the nudged phase, Delta_EP(t), against BPTT's per-step gradients, grad_BPTT(t),
+ * for t = 0..K-1, per dynamic layer (a softmax readout has no per-step gradient). With B the
+ * batch, s_t the nudged states from s* (T1 free steps from zero) and all values batch means:
+ *     Delta_EP_s(beta, t)     = (s_{t+1} - s_t) / (beta B)                    -> -dL/ds_{T-t}
+ *     Delta_EP_theta(beta, t) = (dPhi/dtheta(s_{t+1}) - dPhi/dtheta(s_t)) / (beta B)
+ *     Delta_EP_sym(t)         = (Delta_EP(beta, t) + Delta_EP(-beta, t)) / 2
+ *     RelMSE = sum_{t, elements, batch} (Delta_EP(t) + grad_BPTT(t))^2 / sum grad_BPTT(t)^2 */
+typedef struct eqs_gdu eqs_gdu;
+
+typedef enum eqs_gdu_group {
+    EQS_GDU_NEURONS = 0, /* the states s_k [batch, n_k] */
+    EQS_GDU_WEIGHTS = 1, /* W_k [n_out, n_in] */
+    EQS_GDU_BIASES = 2,  /* b_k [n_out] */
+} eqs_gdu_group;
+#define EQS_GDU_N_GROUPS 3
+
+typedef enum eqs_gdu_series {
+    EQS_GDU_BPTT = 0,   /* grad_BPTT(t), not negated */
+    EQS_GDU_EP_POS = 1, /* one-sided, +beta */
+    EQS_GDU_EP_NEG = 2, /* one-sided, -beta */
+    EQS_GDU_EP_SYM = 3, /* symmetric */
+} eqs_gdu_series;
+#define EQS_GDU_N_SERIES 4
+
+/* Runs the check on the net's current input with alg->beta, T1 = alg->t1 and K = alg->t2
+ * (1 <= K <= T1): BPTT with a per-step trace, then the +beta and -beta nudged phases side by
+ * side. Keeps the RelMSE sums and, per dynamic layer, the per-step values of n_pick neurons
+ * (sample, unit) and n_pick weights (out, in) drawn from eqs_rng(seed, EQS_RNG_GDU_PICK, layer)
+ * among the elements whose BPTT gradient is not zero at every step (others only when too few
+ * are). Everything is allocated here; free with eqs_gdu_destroy. */
+eqs_status eqs_gdu_check(eqs_gdu **out, eqs_crnn *net, const eqs_algorithm_config *alg,
+                         int32_t n_pick, uint64_t seed, eqs_err *err);
+void eqs_gdu_destroy(eqs_gdu *g);
+
+int32_t eqs_gdu_n_layers(const eqs_gdu *g); /* D, the dynamic layers */
+int32_t eqs_gdu_n_steps(const eqs_gdu *g);  /* K */
+/* max |s_T1 - s_{T1-1}| of the free phase: Theorem 1 assumes it is 0 (converged). */
+double eqs_gdu_free_residual(const eqs_gdu *g);
+
+/* RelMSE of an EP series (EQS_GDU_EP_*) against BPTT; NaN when BPTT's gradient is zero. */
+double eqs_gdu_relmse(const eqs_gdu *g, int32_t layer, eqs_gdu_group group, eqs_gdu_series series);
+/* Its numerator and denominator, to pool groups (e.g. weights and biases together). */
+void eqs_gdu_relmse_sums(const eqs_gdu *g, int32_t layer, eqs_gdu_group group,
+                         eqs_gdu_series series, double *num, double *den);
+
+/* The sampled elements of group EQS_GDU_NEURONS (row = sample, col = unit) or EQS_GDU_WEIGHTS
+ * (row = out, col = in): how many (<= n_pick), which, and their per-step values t = 0..K-1. */
+int32_t eqs_gdu_n_picked(const eqs_gdu *g, int32_t layer, eqs_gdu_group group);
+void eqs_gdu_picked(const eqs_gdu *g, int32_t layer, eqs_gdu_group group, int32_t p, int32_t *row,
+                    int32_t *col);
+const double *eqs_gdu_trace(const eqs_gdu *g, int32_t layer, eqs_gdu_group group, int32_t p,
+                            eqs_gdu_series series);
 
 #ifdef __cplusplus
 }

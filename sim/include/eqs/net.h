@@ -1,5 +1,5 @@
-/* eqs/net.h — the convergent RNN (CRNN) of fully connected layers, in the conventions of the
- * reference code of Laborieux et al. (2021), so numbers compare one for one.
+/* eqs/net.h — the convergent RNN (CRNN) of dense and convolutional layers, in the conventions of
+ * the reference code of Laborieux et al. (2021), so numbers compare one for one.
  *
  * Layers k = 1..N hold W_k [n_k, n_{k-1}] on a tile and a bias b_k [n_k]; s_0 = x is the static
  * input. The primitive function is
@@ -55,7 +55,11 @@ int32_t eqs_crnn_n_dynamic(const eqs_crnn *net);       /* D, layers with a state
 int32_t eqs_crnn_size(const eqs_crnn *net, int32_t k); /* n_k, k = 0 (input) .. N */
 int32_t eqs_crnn_n_classes(const eqs_crnn *net);
 int32_t eqs_crnn_max_batch(const eqs_crnn *net);
-eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer); /* layer 0..N-1 */
+eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer);          /* layer 0..N-1 */
+int64_t eqs_crnn_n_weights(const eqs_crnn *net, int32_t layer); /* elements of W_k */
+int32_t eqs_crnn_n_bias(const eqs_crnn *net, int32_t layer);    /* units or channels */
+/* W_k's shape as files show it: [out, in] (dense) or [C_out, C_in, k, k] (conv); returns ndim. */
+int32_t eqs_crnn_weight_shape(const eqs_crnn *net, int32_t layer, int64_t shape[4]);
 eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer); /* [n_out], digital periphery */
 
 /* PyTorch nn.Linear's default: W and b uniform on +-1/sqrt(fan_in), drawn from
@@ -93,6 +97,19 @@ void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits);
 double eqs_crnn_loss_grad(const eqs_crnn *net, const eqs_real *logits, eqs_real *dl_dz);
 /* Number of samples whose argmax logit equals the target. */
 int32_t eqs_crnn_n_correct(const eqs_crnn *net, const eqs_real *logits);
+
+/* The connections, for the learning rules (see sim/net/conn.h). Connection k joins state k-1
+ * (x for k = 0) to state k: Phi_k = s_k . F_k(s_{k-1}), F_k = W_k s + b_k (dense) or
+ * P(W_k * s + b_k) (conv with pooling P). All act on the current batch.
+ *   forward:      out = F_k(s_in), and records conv k's pooling indices (from s_in)
+ *   backward_add: out += B_k(u) = d(u . F_k(s))/ds at the recorded indices (backward drive)
+ *   gather:       out = G_k(v), the adjoint of B_k at the recorded indices (no bias)
+ *   add_param_grad: g_k += scale * d(u . F_k(s_in))/dW_k (and /db_k when with_bias) */
+void eqs_crnn_forward(eqs_crnn *net, int32_t k, const eqs_real *s_in, eqs_real *out);
+void eqs_crnn_backward_add(eqs_crnn *net, int32_t k, const eqs_real *u, eqs_real *out);
+void eqs_crnn_gather(eqs_crnn *net, int32_t k, const eqs_real *v, eqs_real *out);
+void eqs_crnn_add_param_grad(eqs_crnn *net, int32_t k, const eqs_real *u, const eqs_real *s_in,
+                             eqs_real scale, eqs_grads *g, bool with_bias);
 
 /* Adds scale * (dPhi/dtheta at s_b - dPhi/dtheta at s_a), summed over the batch, to g for the
  * dynamic layers: the Hebbian terms s_k s_{k-1}^T (weights) and s_k (biases), beta = 0 part
