@@ -132,8 +132,8 @@ static void check_adjoints(eqs_pool pool)
     test_fill_uniform(cc, n_cols, -1, 1, 2, 4);
     eqs_tile_write(c.tile, w);
 
-    eqs_im2col(&c.geom, x, B, cols);
-    eqs_col2im_add(&c.geom, cc, B, back);
+    eqs_im2col(&c.geom, c.table, x, B, cols);
+    eqs_col2im_add(&c.geom, c.table, cc, B, back);
     double lhs = dot(cols, cc, n_cols), rhs = dot(x, back, n_in);
     CHECK_MSG(fabs(lhs - rhs) < 1e-12 * fabs(lhs) + 1e-12, "im2col adjoint: %.17g vs %.17g", lhs,
               rhs);

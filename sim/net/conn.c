@@ -35,8 +35,10 @@ eqs_status eqs_conn_init(eqs_conn *c, const eqs_layer_config *l, int32_t c_in, i
         c->rows = eqs_calloc(rows * (size_t)l->n_out, sizeof(eqs_real), err);
         c->img = eqs_calloc(rows * (size_t)l->n_out, sizeof(eqs_real), err);
         c->idx = eqs_calloc((size_t)max_batch * (size_t)c->n_out, sizeof(int32_t), err);
-        if (!c->cols || !c->rows || !c->img || !c->idx)
+        c->table = eqs_calloc(rows / (size_t)max_batch * (size_t)tile_in, sizeof(int32_t), err);
+        if (!c->cols || !c->rows || !c->img || !c->idx || !c->table)
             return EQS_ENOMEM;
+        eqs_conv_table_build(&c->geom, c->table);
     }
     c->bias = eqs_calloc((size_t)c->n_bias, sizeof(eqs_real), err);
     if (!c->bias)
@@ -52,6 +54,7 @@ void eqs_conn_fini(eqs_conn *c)
     eqs_free(c->rows);
     eqs_free(c->img);
     eqs_free(c->idx);
+    eqs_free(c->table);
     memset(c, 0, sizeof *c);
 }
 
@@ -66,7 +69,7 @@ static void add_bias_rows(eqs_real *y, const eqs_real *b, int64_t rows, int32_t 
 static void conv_image(eqs_conn *c, const eqs_real *v, int32_t batch, bool with_bias)
 {
     int64_t rows = conv_rows(c, batch);
-    eqs_im2col(&c->geom, v, batch, c->cols);
+    eqs_im2col(&c->geom, c->table, v, batch, c->cols);
     eqs_tile_mvm(c->tile, c->cols, (int32_t)rows, c->rows, false);
     if (with_bias)
         add_bias_rows(c->rows, c->bias, rows, c->geom.c_out);
@@ -109,7 +112,7 @@ void eqs_conn_backward_add(eqs_conn *c, const eqs_real *u, int32_t batch, eqs_re
     }
     unpool_rows(c, u, batch);
     eqs_tile_mvm_t(c->tile, c->rows, (int32_t)conv_rows(c, batch), c->cols, false);
-    eqs_col2im_add(&c->geom, c->cols, batch, out);
+    eqs_col2im_add(&c->geom, c->table, c->cols, batch, out);
 }
 
 static void add_column_sums(eqs_real *gb, const eqs_real *m, int64_t rows, int32_t n,
@@ -132,7 +135,7 @@ void eqs_conn_grad(eqs_conn *c, const eqs_real *u, const eqs_real *s_in, int32_t
     }
     int64_t rows = conv_rows(c, batch);
     unpool_rows(c, u, batch);
-    eqs_im2col(&c->geom, s_in, batch, c->cols);
+    eqs_im2col(&c->geom, c->table, s_in, batch, c->cols);
     eqs_gemm(true, false, n_out, n_in, (int32_t)rows, scale, c->rows, n_out, c->cols, n_in, 1, gw,
              n_in);
     if (gb)

@@ -24,6 +24,7 @@ typedef struct eqs_conn {
     int32_t n_bias;
     int32_t max_batch;
     eqs_conv_geom geom; /* conv only */
+    int32_t *table;     /* conv: the patch table of eqs_conv_table_build */
     eqs_real *cols;     /* conv: [max_batch*Hc*Wc, C_in*k*k] */
     eqs_real *rows;     /* conv: [max_batch*Hc*Wc, C_out] */
     eqs_real *img;      /* conv: [max_batch, C_out, Hc, Wc] */

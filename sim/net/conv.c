@@ -2,6 +2,7 @@
  * Plain loops over contiguous memory: the FLOPs are in the GEMM on the tile, these move data. */
 #include "conv.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void eqs_conv_geom_init(eqs_conv_geom *g, const eqs_layer_config *l, int32_t c_in, int32_t h_in,
@@ -31,68 +32,49 @@ int64_t eqs_conv_positions(const eqs_conv_geom *g)
     return (int64_t)g->h_conv * g->w_conv;
 }
 
-/* One image: for each output position, the patch of k x k pixels of every input channel. */
-static void im2col_one(const eqs_conv_geom *g, const eqs_real *x, eqs_real *cols)
+void eqs_conv_table_build(const eqs_conv_geom *g, int32_t *table)
 {
     int32_t k = g->kernel;
     int64_t len = eqs_conv_patch_len(g);
     for (int32_t oh = 0; oh < g->h_conv; oh++)
         for (int32_t ow = 0; ow < g->w_conv; ow++) {
-            eqs_real *row = cols + ((int64_t)oh * g->w_conv + ow) * len;
+            int32_t *row = table + ((int64_t)oh * g->w_conv + ow) * len;
             for (int32_t c = 0; c < g->c_in; c++)
-                for (int32_t i = 0; i < k; i++) {
-                    int32_t h = oh + i - g->pad;
-                    eqs_real *dst = row + ((int64_t)c * k + i) * k;
-                    if (h < 0 || h >= g->h_in) {
-                        memset(dst, 0, sizeof(eqs_real) * (size_t)k);
-                        continue;
-                    }
-                    const eqs_real *src = x + ((int64_t)c * g->h_in + h) * g->w_in;
+                for (int32_t i = 0; i < k; i++)
                     for (int32_t j = 0; j < k; j++) {
-                        int32_t w = ow + j - g->pad;
-                        dst[j] = (w >= 0 && w < g->w_in) ? src[w] : 0;
+                        int32_t h = oh + i - g->pad, w = ow + j - g->pad;
+                        bool inside = h >= 0 && h < g->h_in && w >= 0 && w < g->w_in;
+                        row[((int64_t)c * k + i) * k + j] =
+                            inside ? (c * g->h_in + h) * g->w_in + w : -1;
                     }
-                }
         }
 }
 
-void eqs_im2col(const eqs_conv_geom *g, const eqs_real *x, int32_t batch, eqs_real *cols)
+void eqs_im2col(const eqs_conv_geom *g, const int32_t *table, const eqs_real *x, int32_t batch,
+                eqs_real *cols)
 {
     int64_t img = (int64_t)g->c_in * g->h_in * g->w_in;
     int64_t per = eqs_conv_positions(g) * eqs_conv_patch_len(g);
-    for (int32_t b = 0; b < batch; b++)
-        im2col_one(g, x + b * img, cols + b * per);
+    for (int32_t b = 0; b < batch; b++) {
+        const eqs_real *src = x + b * img;
+        eqs_real *dst = cols + b * per;
+        for (int64_t t = 0; t < per; t++)
+            dst[t] = table[t] >= 0 ? src[table[t]] : 0;
+    }
 }
 
-static void col2im_one(const eqs_conv_geom *g, const eqs_real *cols, eqs_real *x)
-{
-    int32_t k = g->kernel;
-    int64_t len = eqs_conv_patch_len(g);
-    for (int32_t oh = 0; oh < g->h_conv; oh++)
-        for (int32_t ow = 0; ow < g->w_conv; ow++) {
-            const eqs_real *row = cols + ((int64_t)oh * g->w_conv + ow) * len;
-            for (int32_t c = 0; c < g->c_in; c++)
-                for (int32_t i = 0; i < k; i++) {
-                    int32_t h = oh + i - g->pad;
-                    if (h < 0 || h >= g->h_in)
-                        continue;
-                    const eqs_real *src = row + ((int64_t)c * k + i) * k;
-                    eqs_real *dst = x + ((int64_t)c * g->h_in + h) * g->w_in;
-                    for (int32_t j = 0; j < k; j++) {
-                        int32_t w = ow + j - g->pad;
-                        if (w >= 0 && w < g->w_in)
-                            dst[w] += src[j];
-                    }
-                }
-        }
-}
-
-void eqs_col2im_add(const eqs_conv_geom *g, const eqs_real *cols, int32_t batch, eqs_real *x)
+void eqs_col2im_add(const eqs_conv_geom *g, const int32_t *table, const eqs_real *cols,
+                    int32_t batch, eqs_real *x)
 {
     int64_t img = (int64_t)g->c_in * g->h_in * g->w_in;
     int64_t per = eqs_conv_positions(g) * eqs_conv_patch_len(g);
-    for (int32_t b = 0; b < batch; b++)
-        col2im_one(g, cols + b * per, x + b * img);
+    for (int32_t b = 0; b < batch; b++) {
+        const eqs_real *src = cols + b * per;
+        eqs_real *dst = x + b * img;
+        for (int64_t t = 0; t < per; t++)
+            if (table[t] >= 0)
+                dst[table[t]] += src[t];
+    }
 }
 
 void eqs_rows_to_image(const eqs_real *rows, int32_t batch, int64_t positions, int32_t channels,

@@ -28,10 +28,18 @@ void eqs_conv_geom_init(eqs_conv_geom *g, const eqs_layer_config *l, int32_t c_i
 int64_t eqs_conv_patch_len(const eqs_conv_geom *g); /* C_in * k * k */
 int64_t eqs_conv_positions(const eqs_conv_geom *g); /* Hc * Wc */
 
+/* The patch table: for every entry of one image's cols [Hc*Wc, C_in*k*k], the offset of the
+ * input pixel it copies, or -1 for zero padding. Built once per layer (eqs_conv_table_build,
+ * table sized eqs_conv_positions * eqs_conv_patch_len), it turns im2col into one gather loop
+ * and col2im into one scatter-add loop. */
+void eqs_conv_table_build(const eqs_conv_geom *g, int32_t *table);
+
 /* cols [B*Hc*Wc, C_in*k*k] from images x [B, C_in, H, W] (zero padding). */
-void eqs_im2col(const eqs_conv_geom *g, const eqs_real *x, int32_t batch, eqs_real *cols);
+void eqs_im2col(const eqs_conv_geom *g, const int32_t *table, const eqs_real *x, int32_t batch,
+                eqs_real *cols);
 /* x [B, C_in, H, W] += the patches of cols folded back (the adjoint of im2col). */
-void eqs_col2im_add(const eqs_conv_geom *g, const eqs_real *cols, int32_t batch, eqs_real *x);
+void eqs_col2im_add(const eqs_conv_geom *g, const int32_t *table, const eqs_real *cols,
+                    int32_t batch, eqs_real *x);
 
 /* [B*P, C] <-> [B, C, P] */
 void eqs_rows_to_image(const eqs_real *rows, int32_t batch, int64_t positions, int32_t channels,
