@@ -90,32 +90,37 @@ double eqs_optim_lr(const eqs_optim *opt, int32_t layer)
 }
 
 /* Turns gradient g (n values, parameter th) into the delta to add, in place. */
-static void sgd_delta(const eqs_optim *opt, double lr, eqs_real *g, eqs_real *mom,
-                      const eqs_real *th, int64_t n)
+/* The per-element loops run in eqs_real, as PyTorch runs them in float32, and are written so
+ * that the compiler vectorises them (the library builds with -fno-math-errno for sqrt); the
+ * scalars are computed once in double. Weight decay reads th when it is non-NULL. */
+static void sgd_delta(const eqs_optim *opt, double lr, eqs_real *restrict g, eqs_real *restrict mom,
+                      const eqs_real *restrict th, int64_t n)
 {
-    double mu = opt->cfg.momentum, wd = opt->cfg.weight_decay;
+    const eqs_real mu = (eqs_real)opt->cfg.momentum, wd = (eqs_real)opt->cfg.weight_decay;
+    const eqs_real neg_lr = (eqs_real)-lr;
     for (int64_t i = 0; i < n; i++) {
-        double gi = (double)g[i] + (th ? wd * (double)th[i] : 0.0);
-        double v = mu * (double)mom[i] + gi;
-        mom[i] = (eqs_real)v;
-        g[i] = (eqs_real)(-lr * v);
+        eqs_real gi = g[i] + (th ? wd * th[i] : 0);
+        eqs_real v = mu * mom[i] + gi;
+        mom[i] = v;
+        g[i] = neg_lr * v;
     }
 }
 
-static void adam_delta(const eqs_optim *opt, double lr, eqs_real *g, eqs_real *m, eqs_real *v,
-                       const eqs_real *th, int64_t n)
+static void adam_delta(const eqs_optim *opt, double lr, eqs_real *restrict g, eqs_real *restrict m,
+                       eqs_real *restrict v, const eqs_real *restrict th, int64_t n)
 {
-    double b1 = opt->cfg.adam_beta1, b2 = opt->cfg.adam_beta2, eps = opt->cfg.adam_eps;
-    double wd = opt->cfg.weight_decay;
-    double bc1 = 1.0 - pow(b1, (double)opt->steps), bc2 = 1.0 - pow(b2, (double)opt->steps);
-    double step_size = lr / bc1, sqrt_bc2 = sqrt(bc2);
+    double b1d = opt->cfg.adam_beta1, b2d = opt->cfg.adam_beta2;
+    double bc1 = 1.0 - pow(b1d, (double)opt->steps), bc2 = 1.0 - pow(b2d, (double)opt->steps);
+    const eqs_real b1 = (eqs_real)b1d, b2 = (eqs_real)b2d, eps = (eqs_real)opt->cfg.adam_eps;
+    const eqs_real wd = (eqs_real)opt->cfg.weight_decay, neg_step = (eqs_real)(-lr / bc1);
+    const eqs_real inv_sqrt_bc2 = (eqs_real)(1.0 / sqrt(bc2));
     for (int64_t i = 0; i < n; i++) {
-        double gi = (double)g[i] + (th ? wd * (double)th[i] : 0.0);
-        double mi = b1 * (double)m[i] + (1.0 - b1) * gi;
-        double vi = b2 * (double)v[i] + (1.0 - b2) * gi * gi;
-        m[i] = (eqs_real)mi;
-        v[i] = (eqs_real)vi;
-        g[i] = (eqs_real)(-step_size * (double)m[i] / (sqrt((double)v[i]) / sqrt_bc2 + eps));
+        eqs_real gi = g[i] + (th ? wd * th[i] : 0);
+        eqs_real mi = b1 * m[i] + (1 - b1) * gi;
+        eqs_real vi = b2 * v[i] + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        g[i] = neg_step * mi / (eqs_sqrt(vi) * inv_sqrt_bc2 + eps);
     }
 }
 

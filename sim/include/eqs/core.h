@@ -67,10 +67,12 @@ void eqs_abort(const char *file, int line, const char *fmt, ...)
 typedef double eqs_real;
 #define EQS_REAL_NAME "float64"
 #define EQS_REAL_EPS  2.220446049250313e-16
+#define eqs_sqrt      sqrt /* the libm function of eqs_real's precision */
 #else
 typedef float eqs_real;
 #define EQS_REAL_NAME "float32"
 #define EQS_REAL_EPS  1.1920929e-07
+#define eqs_sqrt      sqrtf
 #endif
 
 /* ---- memory ----------------------------------------------------------------------------- */
