@@ -244,23 +244,38 @@ static double loss_after(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t st
     return eqs_crnn_loss_grad(net, logits, dl) / b;
 }
 
-static void perturb(eqs_crnn *net, int32_t k, bool bias, int64_t i, double delta)
+/* part 0: W_k, 1: b_k, 2: W^b_k */
+static void perturb(eqs_crnn *net, int32_t k, int part, int64_t i, double delta)
 {
-    if (bias) {
+    if (part == 1) {
         eqs_crnn_bias(net, k)[i] += delta;
         return;
     }
+    eqs_tile *t = part == 0 ? eqs_crnn_tile(net, k) : eqs_crnn_tile_back(net, k);
     eqs_real *w = calloc((size_t)eqs_crnn_n_weights(net, k), sizeof(eqs_real));
-    eqs_tile_read(eqs_crnn_tile(net, k), w);
+    eqs_tile_read(t, w);
     w[i] += delta;
-    eqs_tile_write(eqs_crnn_tile(net, k), w);
+    eqs_tile_write(t, w);
     free(w);
 }
 
+static int64_t part_size(eqs_crnn *net, int32_t k, int part)
+{
+    if (part == 2 && !eqs_crnn_has_back(net, k))
+        return 0;
+    return part == 1 ? eqs_crnn_n_bias(net, k) : eqs_crnn_n_weights(net, k);
+}
+
+static double part_value(const eqs_grads *g, int32_t k, int part, int64_t i)
+{
+    return part == 0 ? g->w[k][i] : (part == 1 ? g->b[k][i] : g->wb[k][i]);
+}
+
 static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss loss,
-                               eqs_readout readout, eqs_pool pool2)
+                               eqs_readout readout, eqs_pool pool2, eqs_feedback fb)
 {
     eqs_model_config m = conv_model(act, loss, readout, pool2);
+    m.feedback = fb;
     eqs_crnn *net;
     eqs_err err;
     const int32_t batch = 3, steps = 8;
@@ -282,16 +297,14 @@ static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss l
     const double h = 1e-6;
     double worst = 0, ref = 0;
     for (int32_t k = 0; k < 3; k++)
-        for (int pass = 0; pass < 2; pass++) {
-            bool bias = pass == 1;
-            int64_t n = bias ? eqs_crnn_n_bias(net, k) : eqs_crnn_n_weights(net, k);
-            for (int64_t i = 0; i < n; i++) {
-                perturb(net, k, bias, i, h);
+        for (int part = 0; part < 3; part++) {
+            for (int64_t i = 0; i < part_size(net, k, part); i++) {
+                perturb(net, k, part, i, h);
                 double lp = loss_after(net, &s, &tmp, steps, logits, dl);
-                perturb(net, k, bias, i, -2 * h);
+                perturb(net, k, part, i, -2 * h);
                 double lm = loss_after(net, &s, &tmp, steps, logits, dl);
-                perturb(net, k, bias, i, h);
-                double fd = (lp - lm) / (2 * h), an = bias ? g.b[k][i] : g.w[k][i];
+                perturb(net, k, part, i, h);
+                double fd = (lp - lm) / (2 * h), an = part_value(&g, k, part, i);
                 worst = fmax(worst, fabs(fd - an));
                 ref = fmax(ref, fabs(fd));
             }
@@ -302,6 +315,118 @@ static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss l
     eqs_state_free(&tmp);
     eqs_grads_free(&g);
     eqs_bptt_destroy(bp);
+    eqs_crnn_destroy(net);
+}
+
+/* ---- the vector-field rules ------------------------------------------------------------- */
+
+/* The pre-activations h = dPhi~/ds of one step from s (beta = 0). */
+static void preact(eqs_crnn *net, const eqs_state *s, eqs_state *out, eqs_state *pre)
+{
+    eqs_crnn_set_input(net, eqs_crnn_input(net), eqs_crnn_targets(net), eqs_crnn_batch(net));
+    eqs_crnn_step(net, s, out, 0, pre);
+}
+
+static double state_dot(eqs_crnn *net, const eqs_state *a, const eqs_state *b)
+{
+    double d = 0;
+    for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++)
+        d += dot(a->s[k], b->s[k], (int64_t)eqs_crnn_batch(net) * eqs_crnn_size(net, k + 1));
+    return d;
+}
+
+/* d/dtheta_i of <h(theta; s), v>, by central differences. */
+static double fd_directional(eqs_crnn *net, int32_t k, int part, int64_t i, const eqs_state *s,
+                             const eqs_state *v, eqs_state *o, eqs_state *pre)
+{
+    const double h = 1e-6;
+    perturb(net, k, part, i, h);
+    preact(net, s, o, pre);
+    double p = state_dot(net, pre, v);
+    perturb(net, k, part, i, -2 * h);
+    preact(net, s, o, pre);
+    double m = state_dot(net, pre, v);
+    perturb(net, k, part, i, h);
+    return (p - m) / (2 * h);
+}
+
+/* VF (eq. 41): g = -(1/(2 beta B)) dF/dtheta(s*)^T (s+ - s-). KP-VF (eq. 44): per tensor
+ * -(1/(2 beta B)) (dF/dtheta(s+)^T s+ - dF/dtheta(s-)^T s-), then W_k and W^b_k both take the
+ * average of their two values (eq. 43). Both checked against finite differences of the
+ * pre-activations F on an asymmetric conv CRNN (the readout's estimate is EP's). */
+static void check_vf_against_definition(eqs_rule rule)
+{
+    eqs_model_config m =
+        conv_model(EQS_ACT_SIGMOID, EQS_LOSS_CROSS_ENTROPY, EQS_READOUT_SOFTMAX, EQS_POOL_MAX);
+    m.feedback = EQS_FEEDBACK_ASYMMETRIC;
+    eqs_crnn *net;
+    eqs_err err;
+    const int32_t batch = 3;
+    const double beta = 0.3;
+    CHECK_OK(eqs_crnn_create(&net, &m, batch, &err), err);
+    eqs_crnn_init_params(net, 41);
+    eqs_real x[36 * 3];
+    int32_t y[3] = {2, 0, 1};
+    test_fill_uniform(x, 36 * 3, 0, 1, 7, 0);
+    eqs_crnn_set_input(net, x, y, batch);
+    eqs_algorithm_config alg = {.name = EQS_ALGO_EP,
+                                .estimator = EQS_EST_SYMMETRIC,
+                                .rule = rule,
+                                .beta = beta,
+                                .t1 = 15,
+                                .t2 = 6};
+    eqs_ep *ep;
+    eqs_grads g;
+    eqs_state sf, sp, sn, diff, o, pre;
+    eqs_state *all[] = {&sf, &sp, &sn, &diff, &o, &pre};
+    CHECK_OK(eqs_ep_create(&ep, net, &alg, &err), err);
+    CHECK_OK(eqs_grads_alloc(net, &g, &err), err);
+    for (int i = 0; i < 6; i++)
+        CHECK_OK(eqs_state_alloc(net, all[i], &err), err);
+    eqs_ep_estimate(ep, 1, &g, NULL, NULL);
+    eqs_state_copy(net, &sf, eqs_ep_state_free(ep), batch);
+    eqs_state_copy(net, &sp, eqs_ep_state_pos(ep), batch);
+    eqs_state_copy(net, &sn, eqs_ep_state_neg(ep), batch);
+    for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++)
+        for (int64_t i = 0; i < (int64_t)batch * eqs_crnn_size(net, k + 1); i++)
+            diff.s[k][i] = sp.s[k][i] - sn.s[k][i];
+    const double c = -1.0 / (2 * beta * batch);
+    double worst = 0, ref = 0;
+    for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++)
+        for (int64_t i = 0; i < part_size(net, k, 0); i++)
+            for (int part = 0; part < 3; part++) {
+                if (i >= part_size(net, k, part))
+                    continue;
+                double want;
+                if (rule == EQS_RULE_VF) {
+                    want = c * fd_directional(net, k, part, i, &sf, &diff, &o, &pre);
+                } else {
+                    want = c * (fd_directional(net, k, part, i, &sp, &sp, &o, &pre) -
+                                fd_directional(net, k, part, i, &sn, &sn, &o, &pre));
+                    if (part == 0 && eqs_crnn_has_back(net, k)) { /* eq. 43's average */
+                        double wb = c * (fd_directional(net, k, 2, i, &sp, &sp, &o, &pre) -
+                                         fd_directional(net, k, 2, i, &sn, &sn, &o, &pre));
+                        want = 0.5 * (want + wb);
+                    } else if (part == 2) {
+                        continue; /* equal to part 0 (checked below) */
+                    }
+                }
+                worst = fmax(worst, fabs(part_value(&g, k, part, i) - want));
+                ref = fmax(ref, fabs(want));
+            }
+    printf("%s vs its definition (FD of F): max error %.2e (max |g| %.2e)\n", eqs_rule_name(rule),
+           worst, ref);
+    CHECK_MSG(worst < 1e-7 && ref > 1e-4, "%s: max error %.3g", eqs_rule_name(rule), worst);
+    if (rule == EQS_RULE_KP_VF) {
+        double same = 0;
+        for (int64_t i = 0; i < eqs_crnn_n_weights(net, 1); i++)
+            same = fmax(same, fabs(g.w[1][i] - g.wb[1][i]));
+        CHECK_MSG(same == 0, "KP-VF: forward and backward updates differ by %.3g", same);
+    }
+    for (int i = 0; i < 6; i++)
+        eqs_state_free(all[i]);
+    eqs_grads_free(&g);
+    eqs_ep_destroy(ep);
     eqs_crnn_destroy(net);
 }
 
@@ -328,7 +453,8 @@ static eqs_crnn *linear_regime_conv_net(eqs_real *x, int32_t *y)
 
 static double ep_error(eqs_crnn *net, eqs_estimator est, double beta, const eqs_grads *ref)
 {
-    eqs_algorithm_config alg = {EQS_ALGO_EP, est, beta, S_T1, S_K, 0};
+    eqs_algorithm_config alg = {
+        .name = EQS_ALGO_EP, .estimator = est, .beta = beta, .t1 = S_T1, .t2 = S_K};
     eqs_ep *ep;
     eqs_grads g;
     eqs_err err;
@@ -396,11 +522,17 @@ int main(void)
     check_adjoints(EQS_POOL_NONE);
     check_conn_fd();
     check_conv_bptt_fd("sigmoid mse activation, max", EQS_ACT_SIGMOID, EQS_LOSS_MSE,
-                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX);
+                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC);
     check_conv_bptt_fd("tanh ce softmax, avg", EQS_ACT_TANH, EQS_LOSS_CROSS_ENTROPY,
-                       EQS_READOUT_SOFTMAX, EQS_POOL_AVG);
+                       EQS_READOUT_SOFTMAX, EQS_POOL_AVG, EQS_FEEDBACK_SYMMETRIC);
     check_conv_bptt_fd("hard_sigmoid ce softmax, max", EQS_ACT_HARD_SIGMOID, EQS_LOSS_CROSS_ENTROPY,
-                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX);
+                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC);
+    check_conv_bptt_fd("asymmetric sigmoid mse, max", EQS_ACT_SIGMOID, EQS_LOSS_MSE,
+                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX, EQS_FEEDBACK_ASYMMETRIC);
+    check_conv_bptt_fd("asymmetric tanh ce softmax, max", EQS_ACT_TANH, EQS_LOSS_CROSS_ENTROPY,
+                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_ASYMMETRIC);
+    check_vf_against_definition(EQS_RULE_VF);
+    check_vf_against_definition(EQS_RULE_KP_VF);
     check_conv_bias_slopes();
     EQS_TEST_MAIN_END("test_conv");
 }

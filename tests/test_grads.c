@@ -176,7 +176,8 @@ static bool stays_linear(gdu_fixture *f, double beta)
  * weights+biases pooled: index D + k). */
 static relmse gdu_relmse(gdu_fixture *f, double beta, bool *linear)
 {
-    eqs_algorithm_config alg = {EQS_ALGO_EP, EQS_EST_ONE_SIDED, beta, G_T1, G_K, 0};
+    eqs_algorithm_config alg = {
+        .name = EQS_ALGO_EP, .estimator = EQS_EST_ONE_SIDED, .beta = beta, .t1 = G_T1, .t2 = G_K};
     eqs_gdu *g;
     eqs_err err;
     relmse r;
@@ -246,7 +247,8 @@ static double fit_slope(const double *xs, const double *ys, int n)
 
 static double estimate_error(gdu_fixture *f, eqs_estimator est, double beta, const eqs_grads *ref)
 {
-    eqs_algorithm_config alg = {EQS_ALGO_EP, est, beta, G_T1, G_K, 0};
+    eqs_algorithm_config alg = {
+        .name = EQS_ALGO_EP, .estimator = est, .beta = beta, .t1 = G_T1, .t2 = G_K};
     eqs_ep *ep;
     eqs_grads g;
     eqs_err err;

@@ -121,7 +121,8 @@ static void test_ep_contrast_against_definition(void)
     eqs_err err;
     CHECK_OK(eqs_crnn_create(&net, &m, 2, &err), err);
     eqs_crnn_init_params(net, 5);
-    eqs_algorithm_config alg = {EQS_ALGO_EP, EQS_EST_SYMMETRIC, 0.2, 20, 6, 0};
+    eqs_algorithm_config alg = {
+        .name = EQS_ALGO_EP, .estimator = EQS_EST_SYMMETRIC, .beta = 0.2, .t1 = 20, .t2 = 6};
     CHECK_OK(eqs_ep_create(&ep, net, &alg, &err), err);
     CHECK_OK(eqs_grads_alloc(net, &g, &err), err);
     eqs_real x[10];

@@ -40,16 +40,16 @@ static void gducheck_usage(FILE *f)
         "                  (default training.seed)\n"
         "  --out DIR       output folder, created if needed, files in it overwritten\n"
         "                  (default runs/gducheck-<experiment name>)\n"
+        "  --set, --threads  as for every experiment command (eqsim --help)\n"
         "\n"
         "Prints the RelMSE table (one-sided +beta, one-sided -beta, symmetric) and writes\n"
         "  DIR/gdu.csv           layer,group,estimator,relmse\n"
-        "  DIR/gdu_<layer>.csv   per dynamic layer, t = 0..K-1: cumulative sums over t' <= t of\n"
-        "                        -dBPTT and of the three EP updates, for 5 neurons (sample, unit)\n"
-        "                        and 5 weights (out, in) drawn at random with the seed among "
-        "those\n"
-        "                        whose BPTT gradient is not zero at every step\n"
-        "  DIR/gdu_<layer>.png   those curves: -BPTT solid, EP +beta long dashes, EP -beta short\n"
-        "                        dashes, symmetric dotted; one colour per neuron or weight\n"
+        "  DIR/gdu_<layer>.csv   per dynamic layer, t = 0..K-1: cumulative sums over t' <= t\n"
+        "                        of -dBPTT and of the three EP updates, for 5 neurons\n"
+        "                        (sample, unit) and 5 weights (out, in) drawn with the seed\n"
+        "                        among those whose BPTT gradient is non-zero at some step\n"
+        "  DIR/gdu_<layer>.png   those curves: -dBPTT solid, EP +beta long dashes, EP -beta\n"
+        "                        short dashes, symmetric dotted; one colour per element\n"
         "Exit status: 0 done, 2 bad arguments or inputs, 1 failure while computing or writing.\n",
         f);
 }

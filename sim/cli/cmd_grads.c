@@ -175,7 +175,7 @@ static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg,
     if (cfg->algorithm.name == EQS_ALGO_EP) {
         eqs_trainer_grads(tr, x, y, n, 0, &g, NULL, NULL);
         eqs_ep *ep = eqs_trainer_ep(tr);
-        ok = write_grads(net, &g, out, "ep") &&
+        ok = write_grads(net, &g, out, eqs_rule_name(cfg->algorithm.rule)) &&
              write_states(net, eqs_ep_state_free(ep), out, "free") &&
              write_states(net, eqs_ep_state_pos(ep), out, "pos") &&
              (!eqs_ep_state_neg(ep) || write_states(net, eqs_ep_state_neg(ep), out, "neg"));

@@ -35,6 +35,8 @@
 _Static_assert(sizeof(eqs_activation) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_layer_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_pool) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_feedback) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_rule) == sizeof(int), "enum size");
 
 /* ---- enum names (indexed by value) ------------------------------------------------------- */
 
@@ -45,6 +47,8 @@ static const char *const readout_names[] = {"activation", "linear", "softmax"};
 static const char *const layer_type_names[] = {"dense", "conv"};
 static const char *const pool_names[] = {"none", "max", "avg"};
 static const char *const algorithm_names[] = {"ep", "bptt"};
+static const char *const rule_names[] = {"ep", "vf", "kp_vf"};
+static const char *const feedback_names[] = {"symmetric", "asymmetric"};
 static const char *const estimator_names[] = {"one_sided", "random_sign", "symmetric"};
 static const char *const optimizer_names[] = {"sgd", "adam"};
 static const char *const schedule_names[] = {"constant", "cosine"};
@@ -77,6 +81,16 @@ const char *eqs_algorithm_name(eqs_algorithm a)
 const char *eqs_estimator_name(eqs_estimator e)
 {
     return enum_name(estimator_names, N_OF(estimator_names), (int)e);
+}
+
+const char *eqs_rule_name(eqs_rule r)
+{
+    return enum_name(rule_names, N_OF(rule_names), (int)r);
+}
+
+const char *eqs_feedback_name(eqs_feedback f)
+{
+    return enum_name(feedback_names, N_OF(feedback_names), (int)f);
 }
 
 const char *eqs_optimizer_name(eqs_optimizer_kind o)
@@ -630,6 +644,7 @@ static const key_spec model_keys[] = {
     ROW_ENUM("activation", eqs_model_config, activation, 0, 0, activation_names, "sigma"),
     ROW_ENUM("loss", eqs_model_config, loss, 1, 0, loss_names, "cost function"),
     ROW_ENUM("readout", eqs_model_config, readout, 1, 0, readout_names, "output layer kind"),
+    ROW_ENUM("feedback", eqs_model_config, feedback, 0, 0, feedback_names, "backward weights"),
 };
 
 typedef struct input_fields {
@@ -679,6 +694,7 @@ static const key_spec algorithm_keys[] = {
     ROW_ENUM("name", eqs_algorithm_config, name, 1, 0, algorithm_names, "ep or bptt"),
     ROW_ENUM("estimator", eqs_algorithm_config, estimator, 0, EQS_EST_SYMMETRIC, estimator_names,
              "EP gradient estimate"),
+    ROW_ENUM("rule", eqs_algorithm_config, rule, 0, 0, rule_names, "EP learning rule"),
     ROW_F64("beta", eqs_algorithm_config, beta, 0.1, 0, 100, OPEN_LO, "nudging strength"),
     ROW_I32("t1", eqs_algorithm_config, t1, 1, 0, 1, 100000, "free-phase steps"),
     ROW_I32("t2", eqs_algorithm_config, t2, 1, 0, 1, 100000, "nudged-phase steps"),
@@ -1391,6 +1407,22 @@ static eqs_status validate_algorithm(loader *ld, const node *root, eqs_algorithm
                 a->t1, describe(v, got, sizeof got));
 }
 
+/* EP's own rule needs tied weights; the vector-field rules exist for separate ones. */
+static eqs_status check_rule(loader *ld, const node *root, const eqs_model_config *m,
+                             const eqs_algorithm_config *a)
+{
+    if (a->name != EQS_ALGO_EP)
+        return EQS_OK;
+    int asym = m->feedback == EQS_FEEDBACK_ASYMMETRIC;
+    if (asym == (a->rule != EQS_RULE_EP))
+        return EQS_OK;
+    const node *at = map_get(map_get(root, "algorithm"), "rule");
+    return fail(ld, at ? at : map_get(root, "algorithm"), "algorithm.rule",
+                asym ? "model.feedback is asymmetric: expected vf or kp_vf, got %s"
+                     : "model.feedback is symmetric: expected ep, got %s",
+                eqs_rule_name(a->rule));
+}
+
 /* lr: one positive number for all layers, or a list with one per weight layer. */
 static eqs_status parse_lr(loader *ld, const node *v, int n_layers, eqs_optimizer_config *o)
 {
@@ -1439,6 +1471,8 @@ static eqs_status validate_experiment(loader *ld, const node *root, eqs_experime
         st = validate_data(ld, root, &c->data);
     if (st == EQS_OK)
         st = validate_algorithm(ld, root, &c->algorithm);
+    if (st == EQS_OK)
+        st = check_rule(ld, root, &c->model, &c->algorithm);
     if (st == EQS_OK)
         st = validate_optimizer(ld, root, c->model.n_layers, &c->optimizer);
     if (st == EQS_OK)
@@ -1554,6 +1588,7 @@ static void write_model(FILE *f, const eqs_model_config *m)
     fprintf(f, "  activation: %s\n", eqs_activation_name(m->activation));
     fprintf(f, "  loss: %s\n", eqs_loss_name(m->loss));
     fprintf(f, "  readout: %s\n", eqs_readout_name(m->readout));
+    fprintf(f, "  feedback: %s\n", eqs_feedback_name(m->feedback));
 }
 
 static void write_data(FILE *f, const eqs_data_config *d)
@@ -1572,6 +1607,7 @@ static void write_algorithm(FILE *f, const eqs_algorithm_config *a)
     fputs("algorithm:\n", f);
     fprintf(f, "  name: %s\n", eqs_algorithm_name(a->name));
     fprintf(f, "  estimator: %s\n", eqs_estimator_name(a->estimator));
+    fprintf(f, "  rule: %s\n", eqs_rule_name(a->rule));
     write_f64(f, "beta", a->beta);
     fprintf(f, "  t1: %d\n  t2: %d\n", (int)a->t1, (int)a->t2);
     fprintf(f, "  bptt_truncate: %d\n", (int)a->bptt_truncate);

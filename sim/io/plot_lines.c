@@ -25,7 +25,7 @@ static const char *const palette[8] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728
                                        "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
 /* gnuplot dash patterns (segment, gap, ... in units of the line width). */
-static const char *const dashes[4] = {"solid", "(12,6)", "(5,4)", "(0.5,3)"};
+static const char *const dashes[4] = {"solid", "(18,9)", "(7,6)", "(0.1,6)"};
 
 typedef struct plot_files {
     char script[4096], log[4096], tmp_png[4096];
@@ -111,7 +111,7 @@ static void put_line(FILE *f, const char *csv_path, int x_col, const eqs_plot_li
 static void write_script(FILE *f, const plot_files *pf, const char *csv_path, const char *title,
                          const char *xlabel, int x_col, const eqs_plot_panel *panels, int n_panels)
 {
-    fprintf(f, "set terminal pngcairo noenhanced size %d,600 font ',11'\nset output ",
+    fprintf(f, "set terminal pngcairo noenhanced rounded size %d,600 font ',11'\nset output ",
             120 + 560 * n_panels);
     put_quoted(f, pf->tmp_png);
     /* the header line is names, not data */

@@ -167,8 +167,10 @@ static void restore_indices(eqs_bptt *bp, const eqs_state *s_prev)
 {
     eqs_crnn *net = bp->net;
     for (int32_t k = 1; k < eqs_crnn_n_dynamic(net); k++)
-        if (eqs_crnn_model(net)->layers[k].type == EQS_LAYER_CONV)
+        if (eqs_crnn_model(net)->layers[k].type == EQS_LAYER_CONV) {
             eqs_crnn_forward(net, k, s_prev->s[k - 1], bp->tmp.s[k]);
+            eqs_crnn_back_index(net, k, s_prev->s[k - 1]);
+        }
 }
 
 /* Adds one step's parameter gradients to acc, given dh and the step's input states s_prev. */
@@ -178,7 +180,9 @@ static void add_step_param_grads(eqs_bptt *bp, const eqs_state *s_prev, eqs_grad
     for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++) {
         const eqs_real *pre_syn = k == 0 ? eqs_crnn_input(net) : s_prev->s[k - 1];
         eqs_crnn_add_param_grad(net, k, bp->dh.s[k], pre_syn, 1, acc, true);
-        if (k > 0)
+        if (k > 0 && eqs_crnn_has_back(net, k))
+            eqs_crnn_add_back_grad(net, k, s_prev->s[k], bp->dh.s[k - 1], 1, acc);
+        else if (k > 0)
             eqs_crnn_add_param_grad(net, k, s_prev->s[k], bp->dh.s[k - 1], 1, acc, false);
     }
 }
@@ -190,7 +194,7 @@ static void backprop_states(eqs_bptt *bp)
     int32_t d = eqs_crnn_n_dynamic(net);
     for (int32_t k = 0; k < d; k++) {
         if (k > 0)
-            eqs_crnn_gather(net, k, bp->dh.s[k - 1], bp->ds_prev.s[k]);
+            eqs_crnn_back_gather(net, k, bp->dh.s[k - 1], bp->ds_prev.s[k]);
         else
             memset(bp->ds_prev.s[k], 0, sizeof(eqs_real) * (size_t)elems(net, k));
         if (k + 1 < d)
@@ -206,6 +210,8 @@ static void add_grads(const eqs_crnn *net, eqs_grads *dst, const eqs_grads *src)
     for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
         eqs_axpy(eqs_crnn_n_weights(net, k), 1, src->w[k], dst->w[k]);
         eqs_axpy(eqs_crnn_n_bias(net, k), 1, src->b[k], dst->b[k]);
+        if (src->wb[k])
+            eqs_axpy(eqs_crnn_n_weights(net, k), 1, src->wb[k], dst->wb[k]);
     }
 }
 

@@ -124,32 +124,50 @@ static void adam_delta(const eqs_optim *opt, double lr, eqs_real *restrict g, eq
     }
 }
 
-static void param_delta(const eqs_optim *opt, double lr, eqs_real *g, int32_t slot_layer,
-                        bool is_bias, const eqs_real *th, int64_t n)
+/* Which tensor of a layer a slot buffer belongs to. */
+typedef enum param_kind { PARAM_W, PARAM_B, PARAM_WB } param_kind;
+
+static eqs_real *slot_of(const eqs_optim *opt, int32_t slot, int32_t layer, param_kind kind)
 {
-    eqs_real *s0 = is_bias ? opt->slot[0].b[slot_layer] : opt->slot[0].w[slot_layer];
-    if (opt->cfg.kind == EQS_OPT_SGD) {
-        sgd_delta(opt, lr, g, s0, th, n);
-    } else {
-        eqs_real *s1 = is_bias ? opt->slot[1].b[slot_layer] : opt->slot[1].w[slot_layer];
-        adam_delta(opt, lr, g, s0, s1, th, n);
-    }
+    const eqs_grads *s = &opt->slot[slot];
+    return kind == PARAM_W ? s->w[layer] : (kind == PARAM_B ? s->b[layer] : s->wb[layer]);
 }
 
+static void param_delta(const eqs_optim *opt, double lr, eqs_real *g, int32_t layer,
+                        param_kind kind, const eqs_real *th, int64_t n)
+{
+    eqs_real *s0 = slot_of(opt, 0, layer, kind);
+    if (opt->cfg.kind == EQS_OPT_SGD)
+        sgd_delta(opt, lr, g, s0, th, n);
+    else
+        adam_delta(opt, lr, g, s0, slot_of(opt, 1, layer, kind), th, n);
+}
+
+/* A weight tensor on a tile: delta from its gradient (weight decay reads the tile), applied
+ * through the tile. */
+static void step_tile(eqs_optim *opt, eqs_tile *tile, eqs_real *g, int32_t layer, param_kind kind)
+{
+    bool decay = opt->cfg.weight_decay > 0;
+    if (decay)
+        eqs_tile_read(tile, opt->w_scratch);
+    int64_t n = (int64_t)eqs_tile_n_out(tile) * eqs_tile_n_in(tile);
+    param_delta(opt, opt->lr[layer], g, layer, kind, decay ? opt->w_scratch : NULL, n);
+    eqs_tile_update_delta(tile, g);
+}
+
+/* Backward weights (asymmetric feedback) take their layer's learning rate and weight decay:
+ * with KP-VF's shared estimate, the decay is what makes W and W^b converge. */
 void eqs_optim_step(eqs_optim *opt, eqs_crnn *net, eqs_grads *g)
 {
     opt->steps++;
     bool decay = opt->cfg.weight_decay > 0;
     for (int32_t k = 0; k < opt->n_layers; k++) {
-        eqs_tile *tile = eqs_crnn_tile(net, k);
-        int64_t n_w = (int64_t)eqs_tile_n_out(tile) * eqs_tile_n_in(tile);
-        int32_t n_b = eqs_tile_n_out(tile);
+        step_tile(opt, eqs_crnn_tile(net, k), g->w[k], k, PARAM_W);
+        if (g->wb[k])
+            step_tile(opt, eqs_crnn_tile_back(net, k), g->wb[k], k, PARAM_WB);
+        int32_t n_b = eqs_crnn_n_bias(net, k);
         eqs_real *bias = eqs_crnn_bias(net, k);
-        if (decay)
-            eqs_tile_read(tile, opt->w_scratch);
-        param_delta(opt, opt->lr[k], g->w[k], k, false, decay ? opt->w_scratch : NULL, n_w);
-        eqs_tile_update_delta(tile, g->w[k]);
-        param_delta(opt, opt->lr[k], g->b[k], k, true, decay ? bias : NULL, n_b);
+        param_delta(opt, opt->lr[k], g->b[k], k, PARAM_B, decay ? bias : NULL, n_b);
         for (int32_t i = 0; i < n_b; i++)
             bias[i] += g->b[k][i];
     }

@@ -28,6 +28,9 @@ eqs_status eqs_tensors_save(eqs_crnn *net, const eqs_grads *g, const char *dir, 
         tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "bias");
         if ((st = eqs_npy_write_real(path, 1, &n_b, g->b[k], err)) != EQS_OK)
             return st;
+        tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "weight_back");
+        if (g->wb[k] && (st = eqs_npy_write_real(path, ndim, shape, g->wb[k], err)) != EQS_OK)
+            return st;
     }
     return EQS_OK;
 }
@@ -61,6 +64,10 @@ eqs_status eqs_tensors_load(eqs_crnn *net, eqs_grads *g, const char *dir, const 
         tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "bias");
         if ((st = load_one(path, 1, &n_b, g->b[k], n_b, err)) != EQS_OK)
             return st;
+        tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "weight_back");
+        if (g->wb[k] &&
+            (st = load_one(path, ndim, shape, g->wb[k], eqs_crnn_n_weights(net, k), err)) != EQS_OK)
+            return st;
     }
     return EQS_OK;
 }
@@ -71,6 +78,8 @@ static void read_params(eqs_crnn *net, eqs_grads *p)
     for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
         eqs_tile_read(eqs_crnn_tile(net, k), p->w[k]);
         memcpy(p->b[k], eqs_crnn_bias(net, k), sizeof(eqs_real) * (size_t)eqs_crnn_n_bias(net, k));
+        if (p->wb[k])
+            eqs_tile_read(eqs_crnn_tile_back(net, k), p->wb[k]);
     }
 }
 
@@ -94,6 +103,8 @@ eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err)
     if (st == EQS_OK && (st = eqs_tensors_load(net, &p, dir, "", err)) == EQS_OK)
         for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
             eqs_tile_write(eqs_crnn_tile(net, k), p.w[k]);
+            if (p.wb[k])
+                eqs_tile_write(eqs_crnn_tile_back(net, k), p.wb[k]);
             memcpy(eqs_crnn_bias(net, k), p.b[k],
                    sizeof(eqs_real) * (size_t)eqs_crnn_n_bias(net, k));
         }

@@ -21,14 +21,17 @@ struct eqs_crnn {
     int32_t size[EQS_MAX_LAYERS + 1]; /* flat state sizes n_0 .. n_N */
     int32_t max_batch;
     eqs_conn conn[EQS_MAX_LAYERS]; /* W_k, b_k and their workspaces */
-    const eqs_real *x;             /* [batch, n_0], borrowed */
-    const int32_t *y;              /* [batch], borrowed */
+    eqs_conn back[EQS_MAX_LAYERS]; /* W^b_k (asymmetric feedback; bias unused, zero) */
+    bool has_back[EQS_MAX_LAYERS];
+    const eqs_real *x; /* [batch, n_0], borrowed */
+    const int32_t *y;  /* [batch], borrowed */
     int32_t batch;
-    eqs_real *drive0;      /* [max_batch, n_1]: F_1(x), static */
-    eqs_real *logits;      /* [max_batch, n_classes] */
-    eqs_real *dl_dz;       /* [max_batch, n_classes] */
-    eqs_real *diff0;       /* [max_batch, n_1]: s_b - s_a of the first layer */
-    eqs_state pre_scratch; /* pre-activations when the caller keeps none */
+    eqs_real *drive0;       /* [max_batch, n_1]: F_1(x), static */
+    eqs_real *logits;       /* [max_batch, n_classes] */
+    eqs_real *dl_dz;        /* [max_batch, n_classes] */
+    eqs_real *diff0;        /* [max_batch, n_1]: s_b - s_a of the first layer */
+    eqs_state pre_scratch;  /* pre-activations when the caller keeps none */
+    eqs_state back_scratch; /* outputs of the backward convolutions (only their indices matter) */
 };
 
 static int64_t layer_elems(const eqs_crnn *net, int32_t k, int32_t batch)
@@ -129,6 +132,10 @@ void eqs_crnn_destroy(eqs_crnn *net)
     eqs_free(net->dl_dz);
     eqs_free(net->diff0);
     eqs_state_free(&net->pre_scratch);
+    eqs_state_free(&net->back_scratch);
+    for (int32_t k = 0; k < net->n_layers; k++)
+        if (net->has_back[k])
+            eqs_conn_fini(&net->back[k]);
     free(net);
 }
 
@@ -142,7 +149,8 @@ static eqs_status alloc_workspace(eqs_crnn *net, eqs_err *err)
     net->dl_dz = eqs_calloc(b * nc, sizeof(eqs_real), err);
     if (!net->drive0 || !net->diff0 || !net->logits || !net->dl_dz)
         return EQS_ENOMEM;
-    return eqs_state_alloc(net, &net->pre_scratch, err);
+    eqs_status st = eqs_state_alloc(net, &net->pre_scratch, err);
+    return st == EQS_OK ? eqs_state_alloc(net, &net->back_scratch, err) : st;
 }
 
 eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
@@ -172,6 +180,9 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
             h = w = 1;
         }
         st = eqs_conn_init(&net->conn[k], l, c, h, w, max_batch, err);
+        net->has_back[k] = model->feedback == EQS_FEEDBACK_ASYMMETRIC && k >= 1 && k < net->n_dyn;
+        if (st == EQS_OK && net->has_back[k])
+            st = eqs_conn_init(&net->back[k], l, c, h, w, max_batch, err);
         net->size[k + 1] = net->conn[k].n_out;
         bool conv = l->type == EQS_LAYER_CONV;
         c = l->n_out;
@@ -188,6 +199,16 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
     return EQS_OK;
 }
 
+/* Uniform on +-bound, from the Philox stream (seed, INIT_W, entity). */
+static void init_uniform(eqs_real *v, int64_t n, double bound, uint64_t seed, uint32_t entity)
+{
+    eqs_rng r;
+    eqs_rng_init(&r, seed, EQS_RNG_INIT_W, entity);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
+}
+
+/* Streams: W_k 2k, b_k 2k+1, W^b_k 1000+k (drawn independently of W_k, as in Laborieux). */
 void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
 {
     for (int32_t k = 0; k < net->n_layers; k++) {
@@ -196,15 +217,14 @@ void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
         double bound = 1.0 / sqrt((double)eqs_tile_n_in(c->tile)); /* fan_in = C_in*k*k */
         eqs_real *w = malloc(sizeof(eqs_real) * (size_t)n_w);
         EQS_ASSERT(w != NULL);
-        eqs_rng r;
-        eqs_rng_init(&r, seed, EQS_RNG_INIT_W, (uint32_t)(2 * k));
-        for (int64_t i = 0; i < n_w; i++)
-            w[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
+        init_uniform(w, n_w, bound, seed, (uint32_t)(2 * k));
         eqs_tile_write(c->tile, w);
+        init_uniform(c->bias, c->n_bias, bound, seed, (uint32_t)(2 * k + 1));
+        if (net->has_back[k]) {
+            init_uniform(w, n_w, bound, seed, (uint32_t)(1000 + k));
+            eqs_tile_write(net->back[k].tile, w);
+        }
         free(w);
-        eqs_rng_init(&r, seed, EQS_RNG_INIT_W, (uint32_t)(2 * k + 1));
-        for (int32_t i = 0; i < c->n_bias; i++)
-            c->bias[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
     }
 }
 
@@ -252,7 +272,9 @@ eqs_status eqs_grads_alloc(const eqs_crnn *net, eqs_grads *g, eqs_err *err)
     for (int32_t k = 0; k < net->n_layers; k++) {
         g->w[k] = eqs_calloc((size_t)eqs_crnn_n_weights(net, k), sizeof(eqs_real), err);
         g->b[k] = eqs_calloc((size_t)eqs_crnn_n_bias(net, k), sizeof(eqs_real), err);
-        if (!g->w[k] || !g->b[k]) {
+        if (net->has_back[k])
+            g->wb[k] = eqs_calloc((size_t)eqs_crnn_n_weights(net, k), sizeof(eqs_real), err);
+        if (!g->w[k] || !g->b[k] || (net->has_back[k] && !g->wb[k])) {
             eqs_grads_free(g);
             return EQS_ENOMEM;
         }
@@ -265,7 +287,8 @@ void eqs_grads_free(eqs_grads *g)
     for (int32_t k = 0; k < EQS_MAX_LAYERS; k++) {
         eqs_free(g->w[k]);
         eqs_free(g->b[k]);
-        g->w[k] = g->b[k] = NULL;
+        eqs_free(g->wb[k]);
+        g->w[k] = g->b[k] = g->wb[k] = NULL;
     }
     g->n_layers = 0;
 }
@@ -275,6 +298,8 @@ void eqs_grads_zero(const eqs_crnn *net, eqs_grads *g)
     for (int32_t k = 0; k < net->n_layers; k++) {
         memset(g->w[k], 0, sizeof(eqs_real) * (size_t)eqs_crnn_n_weights(net, k));
         memset(g->b[k], 0, sizeof(eqs_real) * (size_t)eqs_crnn_n_bias(net, k));
+        if (g->wb[k])
+            memset(g->wb[k], 0, sizeof(eqs_real) * (size_t)eqs_crnn_n_weights(net, k));
     }
 }
 
@@ -436,8 +461,10 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
     memcpy(hs->s[0], net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, b));
     for (int32_t k = 1; k <= last; k++)
         eqs_conn_forward(&net->conn[k], in->s[k - 1], b, hs->s[k]);
-    for (int32_t k = 0; k < last; k++)
-        eqs_conn_backward_add(&net->conn[k + 1], in->s[k + 1], b, hs->s[k]);
+    for (int32_t k = 0; k < last; k++) {
+        eqs_crnn_back_index(net, k + 1, in->s[k]);
+        eqs_crnn_back_backward_add(net, k + 1, in->s[k + 1], hs->s[k]);
+    }
     if (beta != 0)
         add_nudge(net, in, beta, hs->s[last]);
     for (int32_t k = 0; k <= last; k++) {
@@ -480,6 +507,65 @@ void eqs_crnn_add_param_grad(eqs_crnn *net, int32_t k, const eqs_real *u, const 
                              eqs_real scale, eqs_grads *g, bool with_bias)
 {
     eqs_conn_grad(&net->conn[k], u, s_in, net->batch, scale, g->w[k], with_bias ? g->b[k] : NULL);
+}
+
+bool eqs_crnn_has_back(const eqs_crnn *net, int32_t layer)
+{
+    return net->has_back[layer];
+}
+
+eqs_tile *eqs_crnn_tile_back(eqs_crnn *net, int32_t layer)
+{
+    EQS_ASSERT(net->has_back[layer]);
+    return net->back[layer].tile;
+}
+
+/* The connection carrying the backward drive of layer k-1: W^b_k, or W_k when tied. */
+static eqs_conn *back_conn(eqs_crnn *net, int32_t k)
+{
+    return net->has_back[k] ? &net->back[k] : &net->conn[k];
+}
+
+void eqs_crnn_back_index(eqs_crnn *net, int32_t k, const eqs_real *s_in)
+{
+    if (net->has_back[k] && net->back[k].type == EQS_LAYER_CONV)
+        eqs_conn_forward(&net->back[k], s_in, net->batch, net->back_scratch.s[k]);
+}
+
+void eqs_crnn_back_backward_add(eqs_crnn *net, int32_t k, const eqs_real *u, eqs_real *out)
+{
+    eqs_conn_backward_add(back_conn(net, k), u, net->batch, out);
+}
+
+void eqs_crnn_back_gather(eqs_crnn *net, int32_t k, const eqs_real *v, eqs_real *out)
+{
+    eqs_conn_gather(back_conn(net, k), v, net->batch, out);
+}
+
+void eqs_crnn_add_back_grad(eqs_crnn *net, int32_t k, const eqs_real *u, const eqs_real *s_in,
+                            eqs_real scale, eqs_grads *g)
+{
+    EQS_ASSERT(net->has_back[k] && g->wb[k]);
+    eqs_conn_grad(&net->back[k], u, s_in, net->batch, scale, g->wb[k], NULL);
+}
+
+double eqs_crnn_alignment_deg(eqs_crnn *net, int32_t k)
+{
+    int64_t n = eqs_crnn_n_weights(net, k);
+    eqs_real *wf = malloc(sizeof(eqs_real) * (size_t)n), *wb = malloc(sizeof(eqs_real) * (size_t)n);
+    EQS_ASSERT(wf && wb);
+    eqs_tile_read(net->conn[k].tile, wf);
+    eqs_tile_read(back_conn(net, k)->tile, wb);
+    double dot = 0, nf = 0, nb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        dot += (double)wf[i] * (double)wb[i];
+        nf += (double)wf[i] * (double)wf[i];
+        nb += (double)wb[i] * (double)wb[i];
+    }
+    free(wf);
+    free(wb);
+    double c = nf > 0 && nb > 0 ? dot / sqrt(nf * nb) : 1;
+    return acos(c > 1 ? 1 : (c < -1 ? -1 : c)) * 180.0 / 3.141592653589793;
 }
 
 /* scale * dPhi/dtheta at s for the dynamic layers k >= 1; a conv connection first re-evaluates

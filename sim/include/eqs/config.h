@@ -44,6 +44,13 @@ typedef enum eqs_readout {
                                    (Laborieux §3.2); requires loss cross_entropy */
 } eqs_readout;
 
+typedef enum eqs_feedback {
+    EQS_FEEDBACK_SYMMETRIC = 0,  /* "symmetric": the backward drive uses W_k^T (tied weights) */
+    EQS_FEEDBACK_ASYMMETRIC = 1, /* "asymmetric": separate backward weights <layer>.weight_back
+                                    (no bias) for every connection whose backward drive enters
+                                    the dynamics (Laborieux §2.4, eq. 40) */
+} eqs_feedback;
+
 typedef enum eqs_layer_type {
     EQS_LAYER_DENSE = 0, /* "dense" */
     EQS_LAYER_CONV = 1,  /* "conv": stride-1 cross-correlation, then optional pooling */
@@ -80,6 +87,7 @@ typedef struct eqs_model_config {
     eqs_activation activation;
     eqs_loss loss;
     eqs_readout readout;
+    eqs_feedback feedback;          /* default symmetric */
     char source_path[EQS_PATH_LEN]; /* file it was loaded from ("" if inline) */
 } eqs_model_config;
 
@@ -87,6 +95,13 @@ typedef enum eqs_algorithm {
     EQS_ALGO_EP = 0,   /* "ep" */
     EQS_ALGO_BPTT = 1, /* "bptt" */
 } eqs_algorithm;
+
+typedef enum eqs_rule {
+    EQS_RULE_EP = 0,    /* "ep": the contrast of dPhi/dtheta (symmetric feedback) */
+    EQS_RULE_VF = 1,    /* "vf": vector-field rule, Laborieux eqs. 41-42 (asymmetric) */
+    EQS_RULE_KP_VF = 2, /* "kp_vf": Kolen-Pollack VF, eqs. 43-44: one averaged estimate for the
+                           forward and backward weights (with weight decay they converge) */
+} eqs_rule;
 
 typedef enum eqs_estimator {
     EQS_EST_ONE_SIDED = 0,   /* "one_sided" */
@@ -115,6 +130,7 @@ typedef struct eqs_data_config {
 typedef struct eqs_algorithm_config {
     eqs_algorithm name;
     eqs_estimator estimator; /* EP only */
+    eqs_rule rule;           /* EP's learning rule; vf and kp_vf need asymmetric feedback */
     double beta;             /* > 0 */
     int32_t t1, t2;          /* free and nudged steps, >= 1 */
     int32_t bptt_truncate;   /* BPTT: back-propagate through the last K of the t1 steps;
@@ -169,6 +185,8 @@ const char *eqs_loss_name(eqs_loss l);
 const char *eqs_readout_name(eqs_readout r);
 const char *eqs_algorithm_name(eqs_algorithm a);
 const char *eqs_estimator_name(eqs_estimator e);
+const char *eqs_rule_name(eqs_rule r);
+const char *eqs_feedback_name(eqs_feedback f);
 const char *eqs_optimizer_name(eqs_optimizer_kind o);
 const char *eqs_schedule_name(eqs_schedule s);
 const char *eqs_layer_type_name(eqs_layer_type t);

@@ -168,7 +168,7 @@ typedef enum eqs_gdu_series {
  * (1 <= K <= T1): BPTT with a per-step trace, then the +beta and -beta nudged phases side by
  * side. Keeps the RelMSE sums and, per dynamic layer, the per-step values of n_pick neurons
  * (sample, unit) and n_pick weights (out, in) drawn from eqs_rng(seed, EQS_RNG_GDU_PICK, layer)
- * among the elements whose BPTT gradient is not zero at every step (others only when too few
+ * among the elements whose BPTT gradient is non-zero at some step (others only when too few
  * are). Everything is allocated here; free with eqs_gdu_destroy. */
 eqs_status eqs_gdu_check(eqs_gdu **out, eqs_crnn *net, const eqs_algorithm_config *alg,
                          int32_t n_pick, uint64_t seed, eqs_err *err);

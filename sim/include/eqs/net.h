@@ -40,6 +40,7 @@ typedef struct eqs_grads {
     int32_t n_layers; /* N */
     eqs_real *w[EQS_MAX_LAYERS];
     eqs_real *b[EQS_MAX_LAYERS];
+    eqs_real *wb[EQS_MAX_LAYERS]; /* backward weights (asymmetric feedback); NULL where none */
 } eqs_grads;
 
 /* Creates the network with ideal tiles; parameters are zero until eqs_crnn_init_params or a
@@ -58,6 +59,10 @@ int32_t eqs_crnn_max_batch(const eqs_crnn *net);
 eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer);          /* layer 0..N-1 */
 int64_t eqs_crnn_n_weights(const eqs_crnn *net, int32_t layer); /* elements of W_k */
 int32_t eqs_crnn_n_bias(const eqs_crnn *net, int32_t layer);    /* units or channels */
+/* Asymmetric feedback: connection k (1 <= k < D) has separate backward weights W^b_k, of
+ * W_k's shape and without bias, which carry the backward drive into layer k-1. */
+bool eqs_crnn_has_back(const eqs_crnn *net, int32_t layer);
+eqs_tile *eqs_crnn_tile_back(eqs_crnn *net, int32_t layer);
 /* W_k's shape as files show it: [out, in] (dense) or [C_out, C_in, k, k] (conv); returns ndim. */
 int32_t eqs_crnn_weight_shape(const eqs_crnn *net, int32_t layer, int64_t shape[4]);
 eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer); /* [n_out], digital periphery */
@@ -110,6 +115,17 @@ void eqs_crnn_backward_add(eqs_crnn *net, int32_t k, const eqs_real *u, eqs_real
 void eqs_crnn_gather(eqs_crnn *net, int32_t k, const eqs_real *v, eqs_real *out);
 void eqs_crnn_add_param_grad(eqs_crnn *net, int32_t k, const eqs_real *u, const eqs_real *s_in,
                              eqs_real scale, eqs_grads *g, bool with_bias);
+/* The same four for the backward weights W^b_k (eqs_crnn_has_back): "index" evaluates
+ * P(W^b_k * s_in) only to record its pooling indices (Laborieux's reference takes the backward
+ * drive's unpooling indices from the backward convolution's own output); add_back_grad adds to
+ * g->wb[k]. Without backward weights, the forward ones serve (symmetric feedback). */
+void eqs_crnn_back_index(eqs_crnn *net, int32_t k, const eqs_real *s_in);
+void eqs_crnn_back_backward_add(eqs_crnn *net, int32_t k, const eqs_real *u, eqs_real *out);
+void eqs_crnn_back_gather(eqs_crnn *net, int32_t k, const eqs_real *v, eqs_real *out);
+void eqs_crnn_add_back_grad(eqs_crnn *net, int32_t k, const eqs_real *u, const eqs_real *s_in,
+                            eqs_real scale, eqs_grads *g);
+/* The alignment angle (Laborieux eq. 52) between W_k and W^b_k, in degrees. */
+double eqs_crnn_alignment_deg(eqs_crnn *net, int32_t k);
 
 /* Adds scale * (dPhi/dtheta at s_b - dPhi/dtheta at s_a), summed over the batch, to g for the
  * dynamic layers: the Hebbian terms s_k s_{k-1}^T (weights) and s_k (biases), beta = 0 part
