@@ -769,6 +769,8 @@ static void test_conv_layers(void)
     expect_model_error(
         "pool: max}\n  - {type", "pool: maximum}\n  - {type",
         "conv.yaml:5:44: layers.0.pool: expected one of none, max, avg, got 'maximum'");
+    expect_model_error("readout: activation\n", "readout: activation\nfeedback: mirrored\n",
+                       "feedback: expected one of symmetric, asymmetric, got 'mirrored'");
     put("conv.yaml", conv_model);
     char exp[4096];
     snprintf(exp, sizeof exp,
@@ -776,6 +778,13 @@ static void test_conv_layers(void)
              "t2: 2}\noptimizer: {name: sgd, lr: 0.1}\ntraining: {epochs: 1, batch_size: 2}\n");
     const char *ov[] = {"model.layers.1.padding=2"};
     round_trip(put("conv_exp.yaml", exp), ov, 1);
+    const char *asym[] = {"model.feedback=asymmetric", "algorithm.rule=kp_vf"};
+    round_trip(put("conv_exp.yaml", exp), asym, 2);
+    eqs_experiment_config cfg;
+    CHECK_ERR(eqs_experiment_load(&cfg, put("conv_exp.yaml", exp), asym, 1, &err), EQS_ECONFIG, err,
+              "algorithm.rule: model.feedback is asymmetric: expected vf or kp_vf, got ep");
+    CHECK_ERR(eqs_experiment_load(&cfg, put("conv_exp.yaml", exp), asym + 1, 1, &err), EQS_ECONFIG,
+              err, "model.feedback is symmetric: expected ep, got kp_vf");
 }
 
 static void test_names(void)

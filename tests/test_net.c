@@ -216,6 +216,55 @@ static void test_cosine_schedule(void)
     eqs_crnn_destroy(net);
 }
 
+/* Kolen-Pollack: with one shared estimate for W and W^b and weight decay lambda, W - W^b
+ * shrinks by (1 - lr lambda) per step (Laborieux D.3), so the alignment angle goes to zero;
+ * (sigmoid units: a hard sigmoid network decayed this hard would clamp to zero and stop learning)
+ * plain VF updates them differently and they stay apart. 300 SGD steps at lr*lambda = 0.05
+ * leave (0.95)^300 = 2e-7 of the initial difference. */
+static double train_angle(eqs_rule rule)
+{
+    eqs_experiment_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    const int32_t sizes[] = {12, 10, 8, 3};
+    cfg.model = test_model(sizes, 3, EQS_ACT_SIGMOID, EQS_LOSS_CROSS_ENTROPY, EQS_READOUT_SOFTMAX);
+    cfg.model.feedback = EQS_FEEDBACK_ASYMMETRIC;
+    cfg.algorithm = (eqs_algorithm_config){.name = EQS_ALGO_EP,
+                                           .estimator = EQS_EST_SYMMETRIC,
+                                           .rule = rule,
+                                           .beta = 0.2,
+                                           .t1 = 15,
+                                           .t2 = 5};
+    cfg.optimizer =
+        (eqs_optimizer_config){.kind = EQS_OPT_SGD, .n_lr = 1, .lr = {0.5}, .weight_decay = 0.1};
+    cfg.training.epochs = 1;
+    cfg.training.seed = 3;
+    eqs_trainer *tr;
+    eqs_err err;
+    CHECK_OK(eqs_trainer_create(&tr, &cfg, 16, &err), err);
+    double before = eqs_crnn_alignment_deg(eqs_trainer_net(tr), 1);
+    eqs_real x[16 * 12];
+    int32_t y[16];
+    for (int32_t step = 0; step < 300; step++) {
+        test_fill_uniform(x, 16 * 12, 0, 1, 11, (uint32_t)step);
+        for (int32_t i = 0; i < 16; i++)
+            y[i] = (i + step) % 3;
+        CHECK_OK(eqs_trainer_step(tr, x, y, 16, (uint64_t)step, NULL, NULL, &err), err);
+    }
+    double after = eqs_crnn_alignment_deg(eqs_trainer_net(tr), 1);
+    printf("alignment angle of fc2 with %s: %.2f deg at init, %.2f deg after 300 steps\n",
+           eqs_rule_name(rule), before, after);
+    CHECK(before > 60); /* independent random initialisations are nearly orthogonal */
+    eqs_trainer_destroy(tr);
+    return after;
+}
+
+static void test_kp_vf_aligns(void)
+{
+    double kp = train_angle(EQS_RULE_KP_VF), vf = train_angle(EQS_RULE_VF);
+    CHECK_MSG(kp < 1, "KP-VF left W and W^b %.2f degrees apart", kp);
+    CHECK_MSG(vf > 10, "plain VF aligned W and W^b to %.2f degrees", vf);
+}
+
 int main(void)
 {
     test_tile_against_loops();
@@ -226,5 +275,6 @@ int main(void)
     check_optimizer(EQS_OPT_ADAM, 0);
     check_optimizer(EQS_OPT_ADAM, 0.01);
     test_cosine_schedule();
+    test_kp_vf_aligns();
     EQS_TEST_MAIN_END("test_net");
 }

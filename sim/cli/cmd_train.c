@@ -317,6 +317,25 @@ static bool write_result(const char *run, const eqs_experiment_config *cfg, cons
     return write_text_atomic(path, text);
 }
 
+/* Asymmetric feedback adds one column per pair (W_k, W^b_k): their alignment angle in degrees
+ * (Laborieux eq. 52). */
+static void metrics_header(eqs_crnn *net, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s", METRICS_HEADER);
+    for (int32_t k = 0; k < eqs_crnn_n_layers(net) && n < (int)len; k++)
+        if (eqs_crnn_has_back(net, k))
+            n += snprintf(out + n, len - (size_t)n, ",angle_deg_%s",
+                          eqs_crnn_model(net)->layers[k].name);
+}
+
+static void append_angles(eqs_crnn *net, char *row, size_t len)
+{
+    size_t n = strlen(row);
+    for (int32_t k = 0; k < eqs_crnn_n_layers(net) && n < len; k++)
+        if (eqs_crnn_has_back(net, k))
+            n += (size_t)snprintf(row + n, len - n, ",%.4f", eqs_crnn_alignment_deg(net, k));
+}
+
 static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const char *run,
                          eqs_csv *csv, int32_t epoch, run_state *rs, const epoch_result *r,
                          int64_t n_train)
@@ -325,6 +344,7 @@ static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, cons
     snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.2f,%.0f", epoch + 1, r->train_loss,
              r->train_acc, r->test_loss, r->test_acc, eqs_optim_lr(eqs_trainer_optim(tr), 0),
              r->seconds, (double)n_train / r->seconds);
+    append_angles(eqs_trainer_net(tr), row, sizeof row);
     eqs_err err;
     if (eqs_csv_append(csv, row, &err) != EQS_OK) {
         cli_print_err(&err);
@@ -378,12 +398,13 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
     batch_buf bb = {0};
     int64_t *perm = NULL;
     run_state rs = {0, 0, -1, 0};
-    eqs_err err;
+    eqs_err err = {0};
     int rc = 1;
-    char path[EQS_PATH_LEN + 32];
+    char path[EQS_PATH_LEN + 32], header[1024];
     snprintf(path, sizeof path, "%s/metrics.csv", run);
-    if (eqs_trainer_create(&tr, cfg, max_batch, &err) != EQS_OK ||
-        eqs_csv_open(&csv, path, METRICS_HEADER, &err) != EQS_OK) {
+    if (eqs_trainer_create(&tr, cfg, max_batch, &err) == EQS_OK)
+        metrics_header(eqs_trainer_net(tr), header, sizeof header);
+    if (err.code != EQS_OK || eqs_csv_open(&csv, path, header, &err) != EQS_OK) {
         cli_print_err(&err);
         goto done;
     }

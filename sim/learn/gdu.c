@@ -127,10 +127,9 @@ static eqs_status gdu_create(eqs_gdu **out, eqs_crnn *net, const eqs_algorithm_c
 
 static int64_t group_size(const eqs_gdu *g, int32_t k, int group)
 {
-    int32_t n_out = eqs_crnn_size(g->net, k + 1);
     if (group == EQS_GDU_NEURONS)
-        return (int64_t)eqs_crnn_batch(g->net) * n_out;
-    return group == EQS_GDU_WEIGHTS ? (int64_t)n_out * eqs_crnn_size(g->net, k) : n_out;
+        return (int64_t)eqs_crnn_batch(g->net) * eqs_crnn_size(g->net, k + 1);
+    return group == EQS_GDU_WEIGHTS ? eqs_crnn_n_weights(g->net, k) : eqs_crnn_n_bias(g->net, k);
 }
 
 /* BPTT's value of element i of (layer k, group) at step t. */
@@ -386,7 +385,11 @@ void eqs_gdu_picked(const eqs_gdu *g, int32_t layer, eqs_gdu_group group, int32_
 {
     EQS_ASSERT(p >= 0 && p < eqs_gdu_n_picked(g, layer, group));
     int64_t i = g->pick[slot(g, layer, group, p)];
-    int32_t width = eqs_crnn_size(g->net, group == EQS_GDU_NEURONS ? layer + 1 : layer);
+    /* neurons: (sample, unit); weights: (row, column) of the tile's [out, in] matrix */
+    int32_t width =
+        group == EQS_GDU_NEURONS
+            ? eqs_crnn_size(g->net, layer + 1)
+            : (int32_t)(eqs_crnn_n_weights(g->net, layer) / eqs_crnn_n_bias(g->net, layer));
     *row = (int32_t)(i / width);
     *col = (int32_t)(i % width);
 }
