@@ -272,10 +272,11 @@ static double part_value(const eqs_grads *g, int32_t k, int part, int64_t i)
 }
 
 static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss loss,
-                               eqs_readout readout, eqs_pool pool2, eqs_feedback fb)
+                               eqs_readout readout, eqs_pool pool2, eqs_feedback fb, double dropout)
 {
     eqs_model_config m = conv_model(act, loss, readout, pool2);
     m.feedback = fb;
+    m.layers[1].dropout = dropout;
     eqs_crnn *net;
     eqs_err err;
     const int32_t batch = 3, steps = 8;
@@ -285,6 +286,7 @@ static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss l
     int32_t y[3] = {0, 3, 1};
     test_fill_uniform(x, 36 * 3, 0, 1, 4, 0);
     eqs_crnn_set_input(net, x, y, batch);
+    eqs_crnn_dropout_sample(net, 5, 0); /* fixed masks: the loss stays a smooth function */
     eqs_bptt *bp;
     eqs_grads g;
     eqs_state s, tmp;
@@ -315,6 +317,52 @@ static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss l
     eqs_state_free(&tmp);
     eqs_grads_free(&g);
     eqs_bptt_destroy(bp);
+    eqs_crnn_destroy(net);
+}
+
+/* E[M] = 1 (the expected activity is kept), a fraction p of zeros, the same mask for the
+ * whole iteration and new masks for a new step. */
+static void check_dropout_masks(void)
+{
+    eqs_model_config m =
+        conv_model(EQS_ACT_HARD_SIGMOID, EQS_LOSS_CROSS_ENTROPY, EQS_READOUT_SOFTMAX, EQS_POOL_MAX);
+    m.layers[0].dropout = 0.2;
+    enum { NB = 400 };
+    eqs_crnn *net;
+    eqs_err err;
+    CHECK_OK(eqs_crnn_create(&net, &m, NB, &err), err);
+    eqs_real *x = calloc(36 * NB, sizeof(eqs_real)), *ones = calloc(27 * NB, sizeof(eqs_real));
+    int32_t *y = calloc(NB, sizeof(int32_t));
+    for (int i = 0; i < 27 * NB; i++)
+        ones[i] = 1;
+    eqs_crnn_set_input(net, x, y, NB);
+    eqs_crnn_dropout_sample(net, 9, 1);
+    const eqs_real *m1 = eqs_crnn_masked(net, 0, ones, 0);
+    double sum = 0, zeros = 0, n = 27.0 * NB;
+    for (int i = 0; i < 27 * NB; i++) {
+        sum += m1[i];
+        zeros += m1[i] == 0;
+    }
+    /* 10,800 Bernoulli(0.2) draws: sd of the zero fraction 0.0038; 5 sd = 0.019. The mean of M
+     * is (1 - zeros/n)/(1 - p), so its tolerance is 0.019/0.8. */
+    CHECK_CLOSE(zeros / n, 0.2, 0.019, 0);
+    CHECK_CLOSE(sum / n, 1.0, 0.024, 0);
+    double again = 0;
+    const eqs_real *m2 = eqs_crnn_masked(net, 0, ones, 1);
+    for (int i = 0; i < 27 * NB; i++)
+        again += fabs((double)m2[i] - (double)m1[i]);
+    CHECK(again == 0); /* same iteration, same mask */
+    eqs_crnn_dropout_sample(net, 9, 2);
+    const eqs_real *m3 = eqs_crnn_masked(net, 0, ones, 1);
+    double changed = 0;
+    for (int i = 0; i < 27 * NB; i++)
+        changed += m3[i] != m1[i];
+    CHECK(changed > 0.2 * n); /* independent masks differ in ~32% of the units */
+    eqs_crnn_dropout_off(net);
+    CHECK(eqs_crnn_masked(net, 0, ones, 0) == ones);
+    free(x);
+    free(ones);
+    free(y);
     eqs_crnn_destroy(net);
 }
 
@@ -522,15 +570,18 @@ int main(void)
     check_adjoints(EQS_POOL_NONE);
     check_conn_fd();
     check_conv_bptt_fd("sigmoid mse activation, max", EQS_ACT_SIGMOID, EQS_LOSS_MSE,
-                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC);
+                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC, 0);
     check_conv_bptt_fd("tanh ce softmax, avg", EQS_ACT_TANH, EQS_LOSS_CROSS_ENTROPY,
-                       EQS_READOUT_SOFTMAX, EQS_POOL_AVG, EQS_FEEDBACK_SYMMETRIC);
+                       EQS_READOUT_SOFTMAX, EQS_POOL_AVG, EQS_FEEDBACK_SYMMETRIC, 0);
     check_conv_bptt_fd("hard_sigmoid ce softmax, max", EQS_ACT_HARD_SIGMOID, EQS_LOSS_CROSS_ENTROPY,
-                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC);
+                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC, 0);
     check_conv_bptt_fd("asymmetric sigmoid mse, max", EQS_ACT_SIGMOID, EQS_LOSS_MSE,
-                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX, EQS_FEEDBACK_ASYMMETRIC);
+                       EQS_READOUT_ACTIVATION, EQS_POOL_MAX, EQS_FEEDBACK_ASYMMETRIC, 0);
     check_conv_bptt_fd("asymmetric tanh ce softmax, max", EQS_ACT_TANH, EQS_LOSS_CROSS_ENTROPY,
-                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_ASYMMETRIC);
+                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_ASYMMETRIC, 0);
+    check_conv_bptt_fd("dropout 0.3 on conv2, sigmoid ce", EQS_ACT_SIGMOID, EQS_LOSS_CROSS_ENTROPY,
+                       EQS_READOUT_SOFTMAX, EQS_POOL_MAX, EQS_FEEDBACK_SYMMETRIC, 0.3);
+    check_dropout_masks();
     check_vf_against_definition(EQS_RULE_VF);
     check_vf_against_definition(EQS_RULE_KP_VF);
     check_conv_bias_slopes();

@@ -666,6 +666,7 @@ static const key_spec layer_keys[] = {
     ROW_I32("padding", eqs_layer_config, padding, 0, 0, 0, 64, "conv: zero padding"),
     ROW_ENUM("pool", eqs_layer_config, pool, 0, 0, pool_names, "conv: pooling"),
     ROW_I32("pool_size", eqs_layer_config, pool_size, 0, 2, 1, 64, "conv: pooling window"),
+    ROW_F64("dropout", eqs_layer_config, dropout, 0, 0, 1, OPEN_HI, "drop probability"),
 };
 
 /* Keys that only a conv layer may carry (index into layer_keys). */
@@ -1175,6 +1176,15 @@ static eqs_status check_readout(loader *ld, const node *map, const char *path,
         return fail(ld, loss, p, "readout softmax requires loss cross_entropy, got %s",
                     describe(loss, got, sizeof got));
     }
+    if (m->layers[m->n_layers - 1].dropout > 0) {
+        const node *layers = map_get(map, "layers");
+        const node *at = map_get(layers->vals[m->n_layers - 1], "dropout");
+        char lp[KEYPATH_LEN];
+        child_path(lp, path, "layers");
+        index_path(p, lp, m->n_layers - 1);
+        child_path(lp, p, "dropout");
+        return fail(ld, at, lp, "the softmax readout has no state to drop units from");
+    }
     if (m->n_layers < 2) {
         child_path(p, path, "layers");
         return fail(ld, map_get(map, "layers"), p,
@@ -1583,6 +1593,10 @@ static void write_model(FILE *f, const eqs_model_config *m)
         if (l->type == EQS_LAYER_CONV)
             fprintf(f, ", kernel: %d, padding: %d, pool: %s, pool_size: %d", (int)l->kernel,
                     (int)l->padding, eqs_pool_name(l->pool), (int)l->pool_size);
+        if (l->dropout > 0) {
+            char num[32];
+            fprintf(f, ", dropout: %s", format_double(num, sizeof num, l->dropout));
+        }
         fputs("}\n", f);
     }
     fprintf(f, "  activation: %s\n", eqs_activation_name(m->activation));

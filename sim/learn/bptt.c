@@ -135,12 +135,14 @@ static void loss_at_final(eqs_bptt *bp, eqs_grads *g, double *loss_sum, int32_t 
     for (int32_t k = 0; k < d; k++)
         memset(bp->ds.s[k], 0, sizeof(eqs_real) * (size_t)elems(net, k));
     if (eqs_crnn_model(net)->readout == EQS_READOUT_SOFTMAX) {
-        eqs_crnn_add_param_grad(net, last, bp->dl_dz, s->s[d], 1, g, true);
+        eqs_crnn_add_param_grad(net, last, bp->dl_dz, eqs_crnn_masked(net, d, s->s[d], 0), 1, g,
+                                true);
         memset(bp->ds.s[d], 0, sizeof(eqs_real) * (size_t)elems(net, d));
         eqs_crnn_backward_add(net, last, bp->dl_dz, bp->ds.s[d]);
     } else {
         memcpy(bp->ds.s[d], bp->dl_dz, sizeof(eqs_real) * (size_t)n);
     }
+    eqs_crnn_mask_apply(net, d, bp->ds.s[d]); /* the loss sees M (.) s */
 }
 
 /* dh = ds * sigma'(h) for every dynamic layer (identity for a linear output). */
@@ -159,6 +161,8 @@ static void backprop_activation(eqs_bptt *bp, const eqs_state *pre)
         for (int64_t i = 0; i < n; i++)
             bp->dh.s[k][i] *= bp->ds.s[k][i];
     }
+    for (int32_t k = 0; k < d; k++) /* h = M (.) (drives of M (.) s) */
+        eqs_crnn_mask_apply(net, k, bp->dh.s[k]);
 }
 
 /* Re-evaluates the forward drives of step s_prev -> next so that every conv connection holds
@@ -168,8 +172,9 @@ static void restore_indices(eqs_bptt *bp, const eqs_state *s_prev)
     eqs_crnn *net = bp->net;
     for (int32_t k = 1; k < eqs_crnn_n_dynamic(net); k++)
         if (eqs_crnn_model(net)->layers[k].type == EQS_LAYER_CONV) {
-            eqs_crnn_forward(net, k, s_prev->s[k - 1], bp->tmp.s[k]);
-            eqs_crnn_back_index(net, k, s_prev->s[k - 1]);
+            const eqs_real *in = eqs_crnn_masked(net, k - 1, s_prev->s[k - 1], 0);
+            eqs_crnn_forward(net, k, in, bp->tmp.s[k]);
+            eqs_crnn_back_index(net, k, in);
         }
 }
 
@@ -178,12 +183,14 @@ static void add_step_param_grads(eqs_bptt *bp, const eqs_state *s_prev, eqs_grad
 {
     eqs_crnn *net = bp->net;
     for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++) {
-        const eqs_real *pre_syn = k == 0 ? eqs_crnn_input(net) : s_prev->s[k - 1];
+        const eqs_real *pre_syn =
+            k == 0 ? eqs_crnn_input(net) : eqs_crnn_masked(net, k - 1, s_prev->s[k - 1], 0);
+        const eqs_real *post = eqs_crnn_masked(net, k, s_prev->s[k], 0);
         eqs_crnn_add_param_grad(net, k, bp->dh.s[k], pre_syn, 1, acc, true);
         if (k > 0 && eqs_crnn_has_back(net, k))
-            eqs_crnn_add_back_grad(net, k, s_prev->s[k], bp->dh.s[k - 1], 1, acc);
+            eqs_crnn_add_back_grad(net, k, post, bp->dh.s[k - 1], 1, acc);
         else if (k > 0)
-            eqs_crnn_add_param_grad(net, k, s_prev->s[k], bp->dh.s[k - 1], 1, acc, false);
+            eqs_crnn_add_param_grad(net, k, post, bp->dh.s[k - 1], 1, acc, false);
     }
 }
 
@@ -199,6 +206,7 @@ static void backprop_states(eqs_bptt *bp)
             memset(bp->ds_prev.s[k], 0, sizeof(eqs_real) * (size_t)elems(net, k));
         if (k + 1 < d)
             eqs_crnn_backward_add(net, k + 1, bp->dh.s[k + 1], bp->ds_prev.s[k]);
+        eqs_crnn_mask_apply(net, k, bp->ds_prev.s[k]);
     }
     eqs_state swap = bp->ds;
     bp->ds = bp->ds_prev;

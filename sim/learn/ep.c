@@ -38,7 +38,13 @@ eqs_status eqs_ep_create(eqs_ep **out, eqs_crnn *net, const eqs_algorithm_config
     if (!(alg->beta > 0) || alg->t1 < 1 || alg->t2 < 1)
         return eqs_err_set(err, EQS_EINVAL, "ep: need beta > 0, t1 >= 1, t2 >= 1 (got %g, %d, %d)",
                            alg->beta, alg->t1, alg->t2);
-    bool asym = eqs_crnn_model(net)->feedback == EQS_FEEDBACK_ASYMMETRIC;
+    bool asym = eqs_crnn_model(net)->feedback == EQS_FEEDBACK_ASYMMETRIC, dropout = false;
+    for (int32_t k = 0; k < eqs_crnn_model(net)->n_layers; k++)
+        dropout = dropout || eqs_crnn_model(net)->layers[k].dropout > 0;
+    if (dropout && alg->rule != EQS_RULE_EP)
+        return eqs_err_set(err, EQS_EINVAL,
+                           "ep: dropout is implemented for EP's own rule and BPTT, not %s",
+                           eqs_rule_name(alg->rule));
     if ((alg->rule != EQS_RULE_EP) != asym)
         return eqs_err_set(err, EQS_EINVAL, "ep: rule %s needs %s feedback",
                            eqs_rule_name(alg->rule), asym ? "symmetric" : "asymmetric");
@@ -94,7 +100,8 @@ static void add_readout_grad(eqs_ep *ep, const eqs_state *s, eqs_real scale, eqs
     int32_t last = eqs_crnn_n_layers(net) - 1, d = eqs_crnn_n_dynamic(net) - 1;
     eqs_crnn_logits(net, s, ep->logits);
     eqs_crnn_loss_grad(net, ep->logits, ep->dl_dz);
-    eqs_crnn_add_param_grad(net, last, ep->dl_dz, s->s[d], scale, g, true);
+    eqs_crnn_add_param_grad(net, last, ep->dl_dz, eqs_crnn_masked(net, d, s->s[d], 0), scale, g,
+                            true);
 }
 
 static void nudged_phase(eqs_ep *ep, eqs_state *s, eqs_real beta)

@@ -107,6 +107,7 @@ void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
                        uint64_t step, eqs_grads *g, double *loss_sum, int32_t *n_correct)
 {
     eqs_crnn_set_input(tr->net, x, y, batch);
+    eqs_crnn_dropout_sample(tr->net, tr->cfg.training.seed, step);
     if (tr->ep)
         eqs_ep_estimate(tr->ep, eqs_trainer_beta_sign(tr, step), g, loss_sum, n_correct);
     else
@@ -143,6 +144,7 @@ void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
                        double *loss_sum, int32_t *n_correct)
 {
     eqs_crnn_set_input(tr->net, x, y, batch);
+    eqs_crnn_dropout_off(tr->net);
     eqs_state_zero(tr->net, &tr->s, batch);
     eqs_crnn_relax(tr->net, &tr->s, &tr->tmp, tr->cfg.algorithm.t1, 0);
     eqs_crnn_logits(tr->net, &tr->s, tr->logits);

@@ -32,6 +32,10 @@ struct eqs_crnn {
     eqs_real *diff0;        /* [max_batch, n_1]: s_b - s_a of the first layer */
     eqs_state pre_scratch;  /* pre-activations when the caller keeps none */
     eqs_state back_scratch; /* outputs of the backward convolutions (only their indices matter) */
+    double drop_p[EQS_MAX_LAYERS];    /* dropout probability of each dynamic layer */
+    eqs_real *mask[EQS_MAX_LAYERS];   /* [max_batch, n_k]: 0 or 1/(1-p); NULL without */
+    bool dropout_on;                  /* masks drawn for the current training batch */
+    eqs_state masked[EQS_MASK_SLOTS]; /* M (.) s copies */
 };
 
 static int64_t layer_elems(const eqs_crnn *net, int32_t k, int32_t batch)
@@ -133,6 +137,10 @@ void eqs_crnn_destroy(eqs_crnn *net)
     eqs_free(net->diff0);
     eqs_state_free(&net->pre_scratch);
     eqs_state_free(&net->back_scratch);
+    for (int32_t k = 0; k < EQS_MAX_LAYERS; k++)
+        eqs_free(net->mask[k]);
+    for (int i = 0; i < EQS_MASK_SLOTS; i++)
+        eqs_state_free(&net->masked[i]);
     for (int32_t k = 0; k < net->n_layers; k++)
         if (net->has_back[k])
             eqs_conn_fini(&net->back[k]);
@@ -150,7 +158,19 @@ static eqs_status alloc_workspace(eqs_crnn *net, eqs_err *err)
     if (!net->drive0 || !net->diff0 || !net->logits || !net->dl_dz)
         return EQS_ENOMEM;
     eqs_status st = eqs_state_alloc(net, &net->pre_scratch, err);
-    return st == EQS_OK ? eqs_state_alloc(net, &net->back_scratch, err) : st;
+    if (st == EQS_OK)
+        st = eqs_state_alloc(net, &net->back_scratch, err);
+    for (int32_t k = 0; k < net->n_dyn && st == EQS_OK; k++) {
+        net->drop_p[k] = net->model.layers[k].dropout;
+        if (net->drop_p[k] > 0) {
+            net->mask[k] =
+                eqs_calloc((size_t)layer_elems(net, k, net->max_batch), sizeof(eqs_real), err);
+            st = net->mask[k] ? EQS_OK : EQS_ENOMEM;
+        }
+    }
+    for (int i = 0; i < EQS_MASK_SLOTS && st == EQS_OK; i++)
+        st = eqs_state_alloc(net, &net->masked[i], err);
+    return st;
 }
 
 eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
@@ -380,13 +400,69 @@ void eqs_crnn_set_input(eqs_crnn *net, const eqs_real *x, const int32_t *y, int3
     eqs_conn_forward(&net->conn[0], x, batch, net->drive0);
 }
 
+/* ---- dropout (Laborieux E.3) ----------------------------------------------------------- */
+
+void eqs_crnn_dropout_sample(eqs_crnn *net, uint64_t seed, uint64_t step)
+{
+    net->dropout_on = false;
+    for (int32_t k = 0; k < net->n_dyn; k++) {
+        if (!net->mask[k])
+            continue;
+        eqs_rng r;
+        eqs_rng_init(&r, seed, EQS_RNG_DROPOUT, (uint32_t)(step * EQS_MAX_LAYERS + (uint64_t)k));
+        eqs_real keep = (eqs_real)(1.0 / (1.0 - net->drop_p[k]));
+        for (int64_t i = 0; i < layer_elems(net, k, net->batch); i++)
+            net->mask[k][i] = eqs_rng_uniform(&r) < net->drop_p[k] ? 0 : keep;
+        net->dropout_on = true;
+    }
+}
+
+void eqs_crnn_dropout_off(eqs_crnn *net)
+{
+    net->dropout_on = false;
+}
+
+static bool masked_layer(const eqs_crnn *net, int32_t k)
+{
+    return net->dropout_on && k < net->n_dyn && net->mask[k];
+}
+
+const eqs_real *eqs_crnn_masked(eqs_crnn *net, int32_t k, const eqs_real *s_k, int slot)
+{
+    if (!masked_layer(net, k))
+        return s_k;
+    EQS_ASSERT(slot >= 0 && slot < EQS_MASK_SLOTS);
+    eqs_real *out = net->masked[slot].s[k];
+    for (int64_t i = 0; i < layer_elems(net, k, net->batch); i++)
+        out[i] = net->mask[k][i] * s_k[i];
+    return out;
+}
+
+void eqs_crnn_mask_apply(eqs_crnn *net, int32_t k, eqs_real *buf)
+{
+    if (!masked_layer(net, k))
+        return;
+    for (int64_t i = 0; i < layer_elems(net, k, net->batch); i++)
+        buf[i] *= net->mask[k][i];
+}
+
+/* The state as Phi sees it: M (.) s for the layers with dropout, s itself for the others. */
+static eqs_state masked_view(eqs_crnn *net, const eqs_state *s, int slot)
+{
+    eqs_state v = *s;
+    for (int32_t k = 0; k < net->n_dyn; k++)
+        v.s[k] = (eqs_real *)eqs_crnn_masked(net, k, s->s[k], slot);
+    return v;
+}
+
 void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits)
 {
     int32_t nc = eqs_crnn_n_classes(net), last = net->n_dyn - 1;
+    const eqs_real *s_d = eqs_crnn_masked(net, last, s->s[last], EQS_MASK_SLOTS - 1);
     if (net->model.readout == EQS_READOUT_SOFTMAX) {
-        eqs_conn_forward(&net->conn[net->n_layers - 1], s->s[last], net->batch, logits);
+        eqs_conn_forward(&net->conn[net->n_layers - 1], s_d, net->batch, logits);
     } else {
-        memcpy(logits, s->s[last], sizeof(eqs_real) * (size_t)net->batch * (size_t)nc);
+        memcpy(logits, s_d, sizeof(eqs_real) * (size_t)net->batch * (size_t)nc);
     }
 }
 
@@ -458,15 +534,18 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
     EQS_ASSERT(in != out);
     eqs_state *hs = pre ? pre : &net->pre_scratch;
     int32_t b = net->batch, last = net->n_dyn - 1;
+    eqs_state m = masked_view(net, in, 0); /* Phi sees dropped-out units as zero */
     memcpy(hs->s[0], net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, b));
     for (int32_t k = 1; k <= last; k++)
-        eqs_conn_forward(&net->conn[k], in->s[k - 1], b, hs->s[k]);
+        eqs_conn_forward(&net->conn[k], m.s[k - 1], b, hs->s[k]);
     for (int32_t k = 0; k < last; k++) {
-        eqs_crnn_back_index(net, k + 1, in->s[k]);
-        eqs_crnn_back_backward_add(net, k + 1, in->s[k + 1], hs->s[k]);
+        eqs_crnn_back_index(net, k + 1, m.s[k]);
+        eqs_crnn_back_backward_add(net, k + 1, m.s[k + 1], hs->s[k]);
     }
     if (beta != 0)
         add_nudge(net, in, beta, hs->s[last]);
+    for (int32_t k = 0; k <= last; k++)
+        eqs_crnn_mask_apply(net, k, hs->s[k]); /* d(Phi)/ds = M (.) d(Phi)/ds~ */
     for (int32_t k = 0; k <= last; k++) {
         if (k == last && net->model.readout == EQS_READOUT_LINEAR)
             memcpy(out->s[k], hs->s[k], sizeof(eqs_real) * (size_t)layer_elems(net, k, b));
@@ -584,10 +663,11 @@ static void add_dphi_deep(eqs_crnn *net, const eqs_state *s, eqs_real scale, eqs
 void eqs_crnn_add_dphi_diff(eqs_crnn *net, const eqs_state *s_b, const eqs_state *s_a,
                             eqs_real scale, eqs_grads *g)
 {
+    eqs_state mb = masked_view(net, s_b, 0), ma = masked_view(net, s_a, 1);
     int64_t n1 = layer_elems(net, 0, net->batch);
     for (int64_t i = 0; i < n1; i++)
-        net->diff0[i] = s_b->s[0][i] - s_a->s[0][i];
+        net->diff0[i] = mb.s[0][i] - ma.s[0][i];
     eqs_crnn_add_param_grad(net, 0, net->diff0, net->x, scale, g, true);
-    add_dphi_deep(net, s_b, scale, g);
-    add_dphi_deep(net, s_a, -scale, g);
+    add_dphi_deep(net, &mb, scale, g);
+    add_dphi_deep(net, &ma, -scale, g);
 }

@@ -71,6 +71,8 @@ typedef struct eqs_layer_config {
     int32_t padding;         /* conv: zeros on each side */
     eqs_pool pool;           /* conv: pooling after the convolution */
     int32_t pool_size;       /* conv: F (window and stride), default 2 */
+    double dropout;          /* probability that a unit of this layer's state is dropped when
+                                computing Phi during training (Laborieux E.3); default 0 */
     /* Derived by the loader: the shape of this layer's output (its state), C x H x W; a dense
      * layer is n_out x 1 x 1. Conv layers must come before dense layers (flattening in C,H,W
      * order happens at the first dense layer). */

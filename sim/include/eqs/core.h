@@ -97,6 +97,7 @@ typedef enum eqs_rng_purpose {
     EQS_RNG_BENCH = 6,     /* benchmark inputs */
     EQS_RNG_AUGMENT = 7,   /* data augmentation (entity = epoch; draw index from the sample) */
     EQS_RNG_GDU_PICK = 8,  /* choice of the units and weights gducheck plots */
+    EQS_RNG_DROPOUT = 9,   /* dropout masks (entity = training step) */
 } eqs_rng_purpose;
 
 /* A stream is (seed, purpose, entity); draw i of it is block i of Philox with

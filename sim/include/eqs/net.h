@@ -134,6 +134,20 @@ double eqs_crnn_alignment_deg(eqs_crnn *net, int32_t k);
 void eqs_crnn_add_dphi_diff(eqs_crnn *net, const eqs_state *s_b, const eqs_state *s_a,
                             eqs_real scale, eqs_grads *g);
 
+/* Dropout (Laborieux E.3): units of a layer with `dropout: p` are shut to zero when computing
+ * Phi, the others scaled by 1/(1-p); one mask per sample, the same for every phase of one
+ * training iteration. eqs_crnn_dropout_sample draws the masks of the current batch from
+ * eqs_rng(seed, DROPOUT, step) and turns them on; eqs_crnn_dropout_off turns them off
+ * (evaluation). While on, steps, logits and dPhi/dtheta see M (.) s. */
+#define EQS_MASK_SLOTS 3
+void eqs_crnn_dropout_sample(eqs_crnn *net, uint64_t seed, uint64_t step);
+void eqs_crnn_dropout_off(eqs_crnn *net);
+/* M_k (.) s_k in scratch slot `slot` (0..EQS_MASK_SLOTS-2 for callers), or s_k itself when
+ * layer k has no active mask. */
+const eqs_real *eqs_crnn_masked(eqs_crnn *net, int32_t k, const eqs_real *s_k, int slot);
+/* buf [batch, n_k] *= M_k (no-op without an active mask). */
+void eqs_crnn_mask_apply(eqs_crnn *net, int32_t k, eqs_real *buf);
+
 /* Activation and its derivative (from the pre-activation), elementwise, n elements. */
 void eqs_activation_apply(eqs_activation a, const eqs_real *pre, eqs_real *out, int64_t n);
 void eqs_activation_grad(eqs_activation a, const eqs_real *pre, eqs_real *dout, int64_t n);
