@@ -220,6 +220,7 @@ static bool load_checkpoint(eqs_trainer *tr, const char *run, run_state *rs)
 
 typedef struct batch_buf {
     eqs_real *x;
+    eqs_real *x_aug; /* augmented copy of x (data.augment) */
     int32_t *y;
     int64_t *idx;
 } batch_buf;
@@ -264,10 +265,16 @@ static bool train_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const
     for (int64_t b0 = 0; b0 < d->n; b0 += bs) {
         int32_t nb = (int32_t)(d->n - b0 < bs ? d->n - b0 : bs);
         eqs_dataset_gather(d, perm + b0, nb, bb->x, bb->y);
+        const eqs_real *x = bb->x;
+        if (cfg->data.augment) { /* drawn per (seed, epoch, sample): order-independent */
+            eqs_augment_crop_flip(bb->x_aug, bb->x, nb, d->channels, d->height, d->width, 4, true,
+                                  cfg->training.seed, (uint32_t)epoch, perm + b0);
+            x = bb->x_aug;
+        }
         double l;
         int32_t c;
         eqs_err err;
-        if (eqs_trainer_step(tr, bb->x, bb->y, nb, rs->global_step, &l, &c, &err) != EQS_OK) {
+        if (eqs_trainer_step(tr, x, bb->y, nb, rs->global_step, &l, &c, &err) != EQS_OK) {
             cli_progress_end(&bar);
             cli_error("epoch %d, batch %lld: %s (the last checkpoint is intact)", epoch + 1,
                       (long long)(b0 / bs + 1), err.msg);
@@ -371,15 +378,17 @@ static bool alloc_batch(batch_buf *bb, int64_t **perm, int32_t max_batch, int32_
                         int64_t n_train)
 {
     bb->x = malloc(sizeof(eqs_real) * (size_t)max_batch * (size_t)n_features);
+    bb->x_aug = malloc(sizeof(eqs_real) * (size_t)max_batch * (size_t)n_features);
     bb->y = malloc(sizeof(int32_t) * (size_t)max_batch);
     bb->idx = malloc(sizeof(int64_t) * (size_t)max_batch);
     *perm = malloc(sizeof(int64_t) * (size_t)n_train);
-    return bb->x && bb->y && bb->idx && *perm;
+    return bb->x && bb->x_aug && bb->y && bb->idx && *perm;
 }
 
 static void free_batch(batch_buf *bb, int64_t *perm)
 {
     free(bb->x);
+    free(bb->x_aug);
     free(bb->y);
     free(bb->idx);
     free(perm);

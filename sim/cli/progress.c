@@ -108,8 +108,11 @@ static void take_train_subset(eqs_dataset *d, int64_t n, uint64_t seed)
 bool cli_load_data(const eqs_experiment_config *cfg, eqs_dataset *train, eqs_dataset *test)
 {
     eqs_err err;
-    if (eqs_mnist_load(train, cfg->data.dir, "train", &err) != EQS_OK ||
-        eqs_mnist_load(test, cfg->data.dir, "t10k", &err) != EQS_OK) {
+    bool cifar = cfg->data.format == EQS_DATA_CIFAR10;
+    if ((cifar ? eqs_cifar10_load(train, cfg->data.dir, "train", &err)
+               : eqs_mnist_load(train, cfg->data.dir, "train", &err)) != EQS_OK ||
+        (cifar ? eqs_cifar10_load(test, cfg->data.dir, "test", &err)
+               : eqs_mnist_load(test, cfg->data.dir, "t10k", &err)) != EQS_OK) {
         cli_print_err(&err);
         return false;
     }
@@ -128,7 +131,10 @@ bool cli_load_data(const eqs_experiment_config *cfg, eqs_dataset *train, eqs_dat
     }
     take_train_subset(train, cfg->data.train_subset, cfg->training.seed);
     eqs_dataset_truncate(test, cfg->data.test_subset);
-    if (cfg->data.normalize) {
+    if (cfg->data.normalize && cifar) { /* the reference code's Normalize constants */
+        eqs_dataset_normalize_channels(train, eqs_cifar10_mean, eqs_cifar10_std_laborieux);
+        eqs_dataset_normalize_channels(test, eqs_cifar10_mean, eqs_cifar10_std_laborieux);
+    } else if (cfg->data.normalize) {
         eqs_dataset_normalize(train, cfg->data.mean, cfg->data.std);
         eqs_dataset_normalize(test, cfg->data.mean, cfg->data.std);
     }

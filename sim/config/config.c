@@ -37,6 +37,7 @@ _Static_assert(sizeof(eqs_layer_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_pool) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_feedback) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_rule) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_data_format) == sizeof(int), "enum size");
 
 /* ---- enum names (indexed by value) ------------------------------------------------------- */
 
@@ -48,6 +49,7 @@ static const char *const layer_type_names[] = {"dense", "conv"};
 static const char *const pool_names[] = {"none", "max", "avg"};
 static const char *const algorithm_names[] = {"ep", "bptt"};
 static const char *const rule_names[] = {"ep", "vf", "kp_vf"};
+static const char *const data_format_names[] = {"mnist", "cifar10"};
 static const char *const feedback_names[] = {"symmetric", "asymmetric"};
 static const char *const estimator_names[] = {"one_sided", "random_sign", "symmetric"};
 static const char *const optimizer_names[] = {"sgd", "adam"};
@@ -81,6 +83,11 @@ const char *eqs_algorithm_name(eqs_algorithm a)
 const char *eqs_estimator_name(eqs_estimator e)
 {
     return enum_name(estimator_names, N_OF(estimator_names), (int)e);
+}
+
+const char *eqs_data_format_name(eqs_data_format f)
+{
+    return enum_name(data_format_names, N_OF(data_format_names), (int)f);
 }
 
 const char *eqs_rule_name(eqs_rule r)
@@ -683,12 +690,14 @@ static const key_spec experiment_keys[] = {
 };
 
 static const key_spec data_keys[] = {
-    ROW_STR("dir", eqs_data_config, dir, 0, DEFAULT_DATA_DIR, "folder of the IDX files"),
+    ROW_ENUM("format", eqs_data_config, format, 0, 0, data_format_names, "file format"),
+    ROW_STR("dir", eqs_data_config, dir, 0, DEFAULT_DATA_DIR, "folder of the data files"),
     ROW_I32("train_subset", eqs_data_config, train_subset, 0, 0, 0, INT32_MAX, "0 = all"),
     ROW_I32("test_subset", eqs_data_config, test_subset, 0, 0, 0, INT32_MAX, "0 = all"),
     ROW_BOOL("normalize", eqs_data_config, normalize, 0, "(x - mean)/std"),
     ROW_F64("mean", eqs_data_config, mean, 0.2860, 0, 0, NO_LO | NO_HI, "pixel mean"),
     ROW_F64("std", eqs_data_config, std, 0.3530, 0, 0, OPEN_LO | NO_HI, "pixel std"),
+    ROW_BOOL("augment", eqs_data_config, augment, 0, "cifar10: flip + crop"),
 };
 
 static const key_spec algorithm_keys[] = {
@@ -1403,7 +1412,18 @@ static eqs_status resolve_data_dir(loader *ld, const node *data, eqs_data_config
 static eqs_status validate_data(loader *ld, const node *root, eqs_data_config *d)
 {
     eqs_status st = load_section(ld, root, "data", data_keys, N_OF(data_keys), d);
-    return st == EQS_OK ? resolve_data_dir(ld, map_get(root, "data"), d) : st;
+    if (st != EQS_OK)
+        return st;
+    const node *data = map_get(root, "data");
+    if (d->augment && d->format != EQS_DATA_CIFAR10)
+        return fail(ld, map_get(data, "augment"), "data.augment",
+                    "augmentation (flip + crop) is for format cifar10, not %s",
+                    eqs_data_format_name(d->format));
+    if (d->format == EQS_DATA_CIFAR10 && !map_get(data, "dir"))
+        return fail(ld, data, "data.dir",
+                    "required for format cifar10: the folder of data_batch_1.bin .. "
+                    "test_batch.bin (CIFAR-10 is not packaged in Debian)");
+    return resolve_data_dir(ld, data, d);
 }
 
 static eqs_status validate_algorithm(loader *ld, const node *root, eqs_algorithm_config *a)
@@ -1608,12 +1628,14 @@ static void write_model(FILE *f, const eqs_model_config *m)
 static void write_data(FILE *f, const eqs_data_config *d)
 {
     fputs("data:\n", f);
+    fprintf(f, "  format: %s\n", eqs_data_format_name(d->format));
     write_str(f, "  ", "dir", d->dir);
     fprintf(f, "  train_subset: %d\n", (int)d->train_subset);
     fprintf(f, "  test_subset: %d\n", (int)d->test_subset);
     fprintf(f, "  normalize: %s\n", d->normalize ? "true" : "false");
     write_f64(f, "mean", d->mean);
     write_f64(f, "std", d->std);
+    fprintf(f, "  augment: %s\n", d->augment ? "true" : "false");
 }
 
 static void write_algorithm(FILE *f, const eqs_algorithm_config *a)

@@ -121,12 +121,20 @@ typedef enum eqs_schedule {
     EQS_SCHED_COSINE = 1,   /* "cosine": lr_e = lr_final + (lr - lr_final)(1 + cos(pi e / E))/2 */
 } eqs_schedule;
 
+typedef enum eqs_data_format {
+    EQS_DATA_MNIST = 0,   /* "mnist": the four IDX files (gz or raw), e.g. Fashion-MNIST */
+    EQS_DATA_CIFAR10 = 1, /* "cifar10": data_batch_{1..5}.bin and test_batch.bin */
+} eqs_data_format;
+
 typedef struct eqs_data_config {
-    char dir[EQS_PATH_LEN]; /* "dir": folder with the four MNIST-format IDX files (gz or raw) */
+    eqs_data_format format; /* default mnist */
+    char dir[EQS_PATH_LEN]; /* "dir": the folder holding the format's files */
     int32_t train_subset;   /* 0 = all; else the first N after a seeded permutation */
     int32_t test_subset;    /* 0 = all; else the first N of the test set */
     int32_t normalize;      /* "normalize": false -> pixels in [0,1]; true -> (x - mean)/std */
-    double mean, std;       /* used when normalize is true */
+    double mean, std;       /* mnist: used when normalize is true; cifar10 normalises each
+                               channel with the reference code's constants (docs/datasets.md) */
+    int32_t augment;        /* cifar10 training set: random horizontal flip + 4-pixel crop */
 } eqs_data_config;
 
 typedef struct eqs_algorithm_config {
@@ -188,6 +196,7 @@ const char *eqs_readout_name(eqs_readout r);
 const char *eqs_algorithm_name(eqs_algorithm a);
 const char *eqs_estimator_name(eqs_estimator e);
 const char *eqs_rule_name(eqs_rule r);
+const char *eqs_data_format_name(eqs_data_format f);
 const char *eqs_feedback_name(eqs_feedback f);
 const char *eqs_optimizer_name(eqs_optimizer_kind o);
 const char *eqs_schedule_name(eqs_schedule s);
