@@ -431,6 +431,7 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
     printf("training %s: %s, %lld train / %lld test samples, %d threads, run directory %s\n",
            cfg->name, eqs_algorithm_name(cfg->algorithm.name), (long long)train.n,
            (long long)test.n, cfg->training.threads, run);
+    fflush(stdout); /* the first epoch may take minutes: say what runs before it starts */
     double t0 = eqs_now_s();
     epoch_result r = {0};
     for (int32_t e = rs.epochs_done; e < cfg->training.epochs; e++) {
