@@ -94,7 +94,7 @@ typedef enum eqs_rng_purpose {
     EQS_RNG_SIGN = 3,      /* random-sign EP (entity = global step) */
     EQS_RNG_SUBSET = 4,    /* choosing a training subset */
     EQS_RNG_TEST_DATA = 5, /* synthetic data in tests */
-    EQS_RNG_BENCH = 6,     /* benchmark inputs */
+    /* 6 was EQS_RNG_BENCH, never used; left free so no stream moves */
     EQS_RNG_AUGMENT = 7,   /* data augmentation (entity = epoch; draw index from the sample) */
     EQS_RNG_GDU_PICK = 8,  /* choice of the units and weights gducheck plots */
     EQS_RNG_DROPOUT = 9,   /* dropout masks (entity = training step) */
