@@ -11,38 +11,10 @@ mlp2=$src/experiments/fmnist-mlp2-ep.yaml
 quick=$src/experiments/quickstart.yaml
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export EQS_NO_PROGRESS=1
-passed=0
-failed=0
-
-check() { # check "what" command...
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAILED: $what" >&2
-    fi
-}
-
-# Runs eqsim expecting exit status 2 and a message containing $2.
-check_fails_with() {
-    local what=$1 needle=$2
-    shift 2
-    local out rc
-    out=$("$eqsim" "$@" 2>&1)
-    rc=$?
-    if [ $rc -eq 2 ] && grep -qF -- "$needle" <<<"$out"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAILED: $what: exit $rc, output: $out" >&2
-    fi
-}
+. "$(dirname "$0")/e2e_lib.sh"
+E2E_WANT_STATUS=2 # gducheck exits 2 on bad input
 
 is_number() { [[ $1 =~ ^[0-9]\.[0-9]{6}e[-+][0-9]+$ ]]; }
-lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
 relmse() { # relmse DIR layer group estimator
     awk -F, -v l="$2" -v g="$3" -v e="$4" '$1 == l && $2 == g && $3 == e { print $4 }' "$1/gdu.csv"
@@ -121,5 +93,4 @@ check_fails_with "K beyond T1" "--steps <= 30" gducheck "$quick" --steps 31 --ou
 check_fails_with "negative beta" "--beta" gducheck "$quick" --beta -0.1 --out "$tmp/bad"
 check "help exits 0" "$eqsim" gducheck --help >/dev/null
 
-echo "e2e_gducheck: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_finish e2e_gducheck

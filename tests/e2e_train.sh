@@ -11,38 +11,8 @@ src=$3
 exp=$src/experiments/quickstart.yaml
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export EQS_NO_PROGRESS=1
-passed=0
-failed=0
+. "$(dirname "$0")/e2e_lib.sh"
 
-check() { # check "what" command...
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAILED: $what" >&2
-    fi
-}
-
-# Runs eqsim expecting failure; the message must contain $2.
-check_fails_with() {
-    local what=$1 needle=$2
-    shift 2
-    local out rc
-    out=$("$eqsim" "$@" 2>&1)
-    rc=$?
-    if [ $rc -ne 0 ] && grep -qF -- "$needle" <<<"$out"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAILED: $what: exit $rc, output: $out" >&2
-    fi
-}
-
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 field() { awk -v k="$1:" '$1 == k { print $2 }' "$2"; }
 
 short=(--set data.train_subset=5000 --set data.test_subset=2000)
@@ -137,5 +107,4 @@ check_fails_with "unknown command" "unknown command" frobnicate
 check_fails_with "resume without a checkpoint" "no checkpoint" train --resume "$tmp/bad4"
 check_fails_with "resume of a non-run folder" "not a run directory" train --resume "$tmp/bad1"
 
-echo "e2e_train: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_finish e2e_train

@@ -233,17 +233,6 @@ static eqs_model_config conv_model(eqs_activation act, eqs_loss loss, eqs_readou
     return m;
 }
 
-static double loss_after(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps,
-                         eqs_real *logits, eqs_real *dl)
-{
-    int32_t b = eqs_crnn_batch(net);
-    eqs_crnn_set_input(net, eqs_crnn_input(net), eqs_crnn_targets(net), b);
-    eqs_state_zero(net, s, b);
-    eqs_crnn_relax(net, s, tmp, steps, 0);
-    eqs_crnn_logits(net, s, logits);
-    return eqs_crnn_loss_grad(net, logits, dl) / b;
-}
-
 /* part 0: W_k, 1: b_k, 2: W^b_k */
 static void perturb(eqs_crnn *net, int32_t k, int part, int64_t i, double delta)
 {
@@ -302,9 +291,9 @@ static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss l
         for (int part = 0; part < 3; part++) {
             for (int64_t i = 0; i < part_size(net, k, part); i++) {
                 perturb(net, k, part, i, h);
-                double lp = loss_after(net, &s, &tmp, steps, logits, dl);
+                double lp = test_loss_after(net, &s, &tmp, steps, logits, dl);
                 perturb(net, k, part, i, -2 * h);
-                double lm = loss_after(net, &s, &tmp, steps, logits, dl);
+                double lm = test_loss_after(net, &s, &tmp, steps, logits, dl);
                 perturb(net, k, part, i, h);
                 double fd = (lp - lm) / (2 * h), an = part_value(&g, k, part, i);
                 worst = fmax(worst, fabs(fd - an));
@@ -516,20 +505,6 @@ static double ep_error(eqs_crnn *net, eqs_estimator est, double beta, const eqs_
     return sqrt(d2 / r2);
 }
 
-static double slope(const double *xs, const double *ys, int n)
-{
-    double mx = 0, my = 0, sxy = 0, sxx = 0;
-    for (int i = 0; i < n; i++) {
-        mx += log(xs[i]) / n;
-        my += log(ys[i]) / n;
-    }
-    for (int i = 0; i < n; i++) {
-        sxy += (log(xs[i]) - mx) * (log(ys[i]) - my);
-        sxx += (log(xs[i]) - mx) * (log(xs[i]) - mx);
-    }
-    return sxy / sxx;
-}
-
 /* Average pooling keeps the conv CRNN exactly of the form s <- dPhi/ds (no argmax to switch),
  * so the EP estimate converges to BPTT and only the finite-beta bias remains. */
 static void check_conv_bias_slopes(void)
@@ -550,7 +525,7 @@ static void check_conv_bias_slopes(void)
         e2[i] = ep_error(net, EQS_EST_SYMMETRIC, betas[i], &ref);
         printf("conv bias beta=%.3f  one-sided %.3e  symmetric %.3e\n", betas[i], e1[i], e2[i]);
     }
-    double s1 = slope(betas, e1, 4), s2 = slope(betas, e2, 4);
+    double s1 = test_fit_slope(betas, e1, 4), s2 = test_fit_slope(betas, e2, 4);
     printf("conv bias log-log slopes: one-sided %.3f, symmetric %.3f\n", s1, s2);
     CHECK_MSG(fabs(s1 - 1) < 0.1, "conv one-sided slope %.3f, expected 1 +- 0.1", s1);
     CHECK_MSG(fabs(s2 - 2) < 0.1, "conv symmetric slope %.3f, expected 2 +- 0.1", s2);

@@ -22,17 +22,6 @@
 
 /* ---- 1. BPTT vs finite differences ------------------------------------------------------- */
 
-static double loss_after(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps,
-                         eqs_real *logits, eqs_real *dl)
-{
-    int32_t b = eqs_crnn_batch(net);
-    eqs_crnn_set_input(net, eqs_crnn_input(net), eqs_crnn_targets(net), b);
-    eqs_state_zero(net, s, b);
-    eqs_crnn_relax(net, s, tmp, steps, 0);
-    eqs_crnn_logits(net, s, logits);
-    return eqs_crnn_loss_grad(net, logits, dl) / b;
-}
-
 /* Perturbs one parameter (layer k, weight index i or bias index i) by delta. */
 static void nudge_param(eqs_crnn *net, int32_t k, bool bias, int64_t i, double delta)
 {
@@ -79,9 +68,9 @@ static void check_bptt_fd(const char *label, eqs_activation act, eqs_loss loss, 
             int64_t n = bias ? sizes[k + 1] : test_w_size(net, k);
             for (int64_t i = 0; i < n; i++) {
                 nudge_param(net, k, bias, i, h);
-                double lp = loss_after(net, &s, &tmp, steps, logits, dl);
+                double lp = test_loss_after(net, &s, &tmp, steps, logits, dl);
                 nudge_param(net, k, bias, i, -2 * h);
-                double lm = loss_after(net, &s, &tmp, steps, logits, dl);
+                double lm = test_loss_after(net, &s, &tmp, steps, logits, dl);
                 nudge_param(net, k, bias, i, h);
                 double fd = (lp - lm) / (2 * h);
                 double an = bias ? g.b[k][i] : g.w[k][i];
@@ -231,20 +220,6 @@ static void check_gdu(void)
 
 /* ---- 3. estimator bias slopes ------------------------------------------------------------ */
 
-static double fit_slope(const double *xs, const double *ys, int n)
-{
-    double mx = 0, my = 0, sxy = 0, sxx = 0;
-    for (int i = 0; i < n; i++) {
-        mx += log(xs[i]) / n;
-        my += log(ys[i]) / n;
-    }
-    for (int i = 0; i < n; i++) {
-        sxy += (log(xs[i]) - mx) * (log(ys[i]) - my);
-        sxx += (log(xs[i]) - mx) * (log(xs[i]) - mx);
-    }
-    return sxy / sxx;
-}
-
 static double estimate_error(gdu_fixture *f, eqs_estimator est, double beta, const eqs_grads *ref)
 {
     eqs_algorithm_config alg = {
@@ -279,7 +254,7 @@ static void check_bias_slopes(void)
         e2[i] = estimate_error(&f, EQS_EST_SYMMETRIC, betas[i], &ref);
         printf("bias beta=%.3f  one-sided %.3e  symmetric %.3e\n", betas[i], e1[i], e2[i]);
     }
-    double s1 = fit_slope(betas, e1, 4), s2 = fit_slope(betas, e2, 4);
+    double s1 = test_fit_slope(betas, e1, 4), s2 = test_fit_slope(betas, e2, 4);
     printf("bias log-log slopes: one-sided %.3f (expect 1), symmetric %.3f (expect 2)\n", s1, s2);
     /* float64 leaves the O(beta^2) term far above rounding at these betas. */
     CHECK_MSG(fabs(s1 - 1) < 0.1, "one-sided slope %.3f, expected 1 +- 0.1", s1);

@@ -80,4 +80,32 @@ static inline void test_grads_dist(eqs_crnn *net, const eqs_grads *a, const eqs_
     }
 }
 
+/* The mean loss after `steps` free steps from zero on the net's current batch (it re-runs
+ * set_input so that perturbed first-layer parameters take effect). */
+static inline double test_loss_after(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps,
+                         eqs_real *logits, eqs_real *dl)
+{
+    int32_t b = eqs_crnn_batch(net);
+    eqs_crnn_set_input(net, eqs_crnn_input(net), eqs_crnn_targets(net), b);
+    eqs_state_zero(net, s, b);
+    eqs_crnn_relax(net, s, tmp, steps, 0);
+    eqs_crnn_logits(net, s, logits);
+    return eqs_crnn_loss_grad(net, logits, dl) / b;
+}
+
+/* Least-squares slope of log(ys) against log(xs). */
+static inline double test_fit_slope(const double *xs, const double *ys, int n)
+{
+    double mx = 0, my = 0, sxy = 0, sxx = 0;
+    for (int i = 0; i < n; i++) {
+        mx += log(xs[i]) / n;
+        my += log(ys[i]) / n;
+    }
+    for (int i = 0; i < n; i++) {
+        sxy += (log(xs[i]) - mx) * (log(ys[i]) - my);
+        sxx += (log(xs[i]) - mx) * (log(xs[i]) - mx);
+    }
+    return sxy / sxx;
+}
+
 #endif

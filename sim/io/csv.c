@@ -1,20 +1,14 @@
 /* csv.c — metrics CSV files that are always whole, and gnuplot plots of them.
  *
  * A metrics CSV is small (one row per epoch), so it lives in memory and every append rewrites the
- * file atomically: a crash or a reader never sees half a row. Plots are drawn by running the
- * gnuplot program on a generated script; its output goes to a log that only surfaces, as the
- * tail of an error message, when it fails.
+ * file atomically: a crash or a reader never sees half a row. eqs_plot_csv draws its columns
+ * through eqs_plot_lines (plot_lines.c), which runs gnuplot.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "eqs/io.h"
 
@@ -239,224 +233,40 @@ static void column_name(const char *header, int col, char *out, size_t out_len)
     snprintf(out, out_len, "%.*s", (int)len, field);
 }
 
-static eqs_status check_plot_columns(const char *csv_path, int n_names, int x_col,
-                                     const int *y_cols, int n_y, eqs_err *err)
+/* One panel of solid curves named after their header columns: a thin front for eqs_plot_lines
+ * (plot_lines.c), which owns the gnuplot machinery. */
+eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *title,
+                        const char *ylabel, int x_col, const int *y_cols, int n_y, eqs_err *err)
 {
-    if (n_y < 1)
-        return eqs_err_set(err, EQS_EINVAL, "%s: no columns to plot", csv_path);
+    enum { MAX_CURVES = 16 };
+    if (n_y < 1 || n_y > MAX_CURVES)
+        return eqs_err_set(err, EQS_EINVAL, "%s: %d columns to plot (expected 1 to %d)", csv_path,
+                           n_y, MAX_CURVES);
+    char header[4096], xlabel[256], names[MAX_CURVES][128];
+    /* gnuplot quotes paths with '...': refuse what it cannot take before reading anything */
+    if (strpbrk(csv_path, "'\n") || strpbrk(png_path, "'\n"))
+        return eqs_err_set(err, EQS_EINVAL,
+                           "%s: a plot path may not contain a single quote or a line break",
+                           strpbrk(csv_path, "'\n") ? csv_path : png_path);
+    eqs_status st = read_header_line(csv_path, header, sizeof header, err);
+    if (st != EQS_OK)
+        return st;
+    int n_names = count_columns(header);
+    eqs_plot_line lines[MAX_CURVES];
     for (int i = -1; i < n_y; i++) {
         int col = i < 0 ? x_col : y_cols[i];
         if (col < 1 || col > n_names)
             return eqs_err_set(err, EQS_EINVAL,
                                "%s: column %d to plot, but the header has columns 1 to %d",
                                csv_path, col, n_names);
+        if (i < 0) {
+            column_name(header, col, xlabel, sizeof xlabel);
+            continue;
+        }
+        column_name(header, col, names[i], sizeof names[i]);
+        lines[i] = (eqs_plot_line){.y_col = col, .color = i, .dash = EQS_DASH_SOLID,
+                                   .title = names[i]};
     }
-    return EQS_OK;
-}
-
-/* gnuplot single-quoted strings have one escape: '' for '. Paths may not need it, so a path
- * with a quote or a line break is refused rather than rewritten. */
-static eqs_status check_quotable_path(const char *path, eqs_err *err)
-{
-    if (strpbrk(path, "'\n\r"))
-        return eqs_err_set(err, EQS_EINVAL,
-                           "%s: a path with a single quote or a line break cannot be plotted",
-                           path);
-    return EQS_OK;
-}
-
-static void put_quoted(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; s && *s; s++) {
-        if (*s == '\n' || *s == '\r')
-            fputc(' ', f);
-        else if (*s == '\'')
-            fputs("''", f);
-        else
-            fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
-typedef struct plot_job {
-    const char *csv_path, *title, *ylabel;
-    char xlabel[256];
-    int x_col, n_y;
-    const int *y_cols;
-    char tmp_png[4096], script[4096], log[4096];
-} plot_job;
-
-static void write_script(FILE *f, const plot_job *j)
-{
-    /* noenhanced: column names like train_loss would otherwise print "loss" as a subscript */
-    fputs("set terminal pngcairo noenhanced size 900,560\nset output ", f);
-    put_quoted(f, j->tmp_png);
-    fputs("\nset datafile separator ','\nset grid\nset title ", f);
-    put_quoted(f, j->title);
-    fputs("\nset xlabel ", f);
-    put_quoted(f, j->xlabel);
-    fputs("\nset ylabel ", f);
-    put_quoted(f, j->ylabel);
-    fputs("\nplot ", f);
-    for (int i = 0; i < j->n_y; i++) {
-        if (i == 0)
-            put_quoted(f, j->csv_path);
-        fprintf(f, "%s using %d:%d with linespoints title columnheader(%d)", i ? ", ''" : "",
-                j->x_col, j->y_cols[i], j->y_cols[i]);
-    }
-    fputs("\n", f);
-}
-
-/* Finds an executable `name` on $PATH (as execvp would). */
-static int find_program(const char *name, char *out, size_t out_len)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/bin:/bin";
-    while (*path) {
-        size_t len = strcspn(path, ":");
-        snprintf(out, out_len, "%.*s/%s", (int)len, len ? path : ".", name);
-        if (access(out, X_OK) == 0)
-            return 1;
-        path += len + (path[len] == ':');
-    }
-    return 0;
-}
-
-static eqs_status make_temp(char *out, size_t out_len, const char *tag, int *fd, eqs_err *err)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(out, out_len, "%s/eqs-plot-%s-XXXXXX", dir && *dir ? dir : "/tmp", tag);
-    *fd = mkstemp(out);
-    if (*fd < 0)
-        return eqs_err_set(err, EQS_EIO, "cannot create a temp file %s: %s", out, strerror(errno));
-    return EQS_OK;
-}
-
-/* The last lines of gnuplot's log, joined with " | " into one line. */
-static void log_tail(const char *log_path, char *out, size_t out_len)
-{
-    char buf[512] = "";
-    FILE *f = fopen(log_path, "rb");
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        long size = ftell(f);
-        fseek(f, size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0, SEEK_SET);
-        buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
-        fclose(f);
-    }
-    size_t pos = 0;
-    out[0] = '\0';
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\r\n", &save); line && pos + 1 < out_len;
-         line = strtok_r(NULL, "\r\n", &save)) {
-        line += strspn(line, " \t^");
-        if (*line)
-            pos += (size_t)snprintf(out + pos, out_len - pos, "%s%s", pos ? " | " : "", line);
-    }
-    if (!out[0])
-        snprintf(out, out_len, "no output");
-}
-
-static eqs_status run_gnuplot(const char *gnuplot, const plot_job *j, const char *png_path,
-                              eqs_err *err)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, j->log, O_WRONLY | O_TRUNC, 0);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    char arg0[] = "gnuplot";
-    char *argv[] = {arg0, (char *)j->script, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, gnuplot, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return eqs_err_set(err, EQS_EIO, "cannot run %s: %s; plot %s not written", gnuplot,
-                           strerror(rc), png_path);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        continue;
-    struct stat sb;
-    int made = stat(j->tmp_png, &sb) == 0 && sb.st_size > 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && made)
-        return EQS_OK;
-    char tail[400];
-    log_tail(j->log, tail, sizeof tail);
-    return eqs_err_set(err, EQS_EIO, "gnuplot failed (%s %d) on %s; plot %s not written: %s",
-                       WIFEXITED(status) ? "exit status" : "signal",
-                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), j->csv_path,
-                       png_path, tail);
-}
-
-/* Writes the script to a temp file and runs gnuplot on it. */
-static eqs_status script_and_run(const char *gnuplot, const plot_job *j, int script_fd,
-                                 const char *png_path, eqs_err *err)
-{
-    FILE *f = fdopen(script_fd, "w");
-    if (!f) {
-        close(script_fd);
-        return eqs_err_set(err, EQS_EIO, "cannot write the gnuplot script %s: %s", j->script,
-                           strerror(errno));
-    }
-    write_script(f, j);
-    if (fclose(f) != 0)
-        return eqs_err_set(err, EQS_EIO, "cannot write the gnuplot script %s: %s", j->script,
-                           strerror(errno));
-    return run_gnuplot(gnuplot, j, png_path, err);
-}
-
-/* Makes the temp script and log, plots, renames the PNG into place, removes the temps. */
-static eqs_status plot_with(const char *gnuplot, plot_job *j, const char *png_path, eqs_err *err)
-{
-    int script_fd = -1, log_fd = -1;
-    eqs_status st = make_temp(j->script, sizeof j->script, "gp", &script_fd, err);
-    if (st == EQS_OK)
-        st = make_temp(j->log, sizeof j->log, "log", &log_fd, err);
-    if (log_fd >= 0)
-        close(log_fd); /* gnuplot's stdout and stderr reopen it by name */
-    if (st == EQS_OK)
-        st = script_and_run(gnuplot, j, script_fd, png_path, err);
-    else if (script_fd >= 0)
-        close(script_fd);
-    if (st == EQS_OK && rename(j->tmp_png, png_path) != 0)
-        st = eqs_err_set(err, EQS_EIO, "cannot rename %s to %s: %s", j->tmp_png, png_path,
-                         strerror(errno));
-    if (script_fd >= 0)
-        unlink(j->script);
-    if (log_fd >= 0)
-        unlink(j->log);
-    if (st != EQS_OK)
-        unlink(j->tmp_png);
-    return st;
-}
-
-eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *title,
-                        const char *ylabel, int x_col, const int *y_cols, int n_y, eqs_err *err)
-{
-    eqs_status st = check_quotable_path(csv_path, err);
-    if (st == EQS_OK)
-        st = check_quotable_path(png_path, err);
-    char header[4096];
-    if (st == EQS_OK)
-        st = read_header_line(csv_path, header, sizeof header, err);
-    if (st == EQS_OK)
-        st = check_plot_columns(csv_path, count_columns(header), x_col, y_cols, n_y, err);
-    char gnuplot[4096];
-    if (st == EQS_OK && !find_program("gnuplot", gnuplot, sizeof gnuplot))
-        st = eqs_err_set(err, EQS_EIO,
-                         "gnuplot not found (apt-get install gnuplot-nox); plot %s not written",
-                         png_path);
-    if (st != EQS_OK)
-        return st;
-    plot_job j = {.csv_path = csv_path,
-                  .title = title,
-                  .ylabel = ylabel,
-                  .x_col = x_col,
-                  .n_y = n_y,
-                  .y_cols = y_cols};
-    column_name(header, x_col, j.xlabel, sizeof j.xlabel);
-    snprintf(j.tmp_png, sizeof j.tmp_png, "%s.tmp.%ld", png_path, (long)getpid());
-    return plot_with(gnuplot, &j, png_path, err);
+    eqs_plot_panel panel = {.title = title, .ylabel = ylabel, .lines = lines, .n_lines = n_y};
+    return eqs_plot_lines(csv_path, png_path, title, xlabel, x_col, &panel, 1, err);
 }
