@@ -211,6 +211,7 @@ static void check_same_model(const eqs_model_config *a, const eqs_model_config *
     SAME(a, b, activation);
     SAME(a, b, loss);
     SAME(a, b, readout);
+    SAME(a, b, no_bias);
 }
 
 /* Everything but the two source paths, which name the files read. */
@@ -230,6 +231,9 @@ static void check_same_experiment(const eqs_experiment_config *a, const eqs_expe
     SAME(a, b, algorithm.t1);
     SAME(a, b, algorithm.t2);
     SAME(a, b, algorithm.bptt_truncate);
+    SAME(a, b, algorithm.pepita_modulation);
+    SAME(a, b, algorithm.pepita_f_scale);
+    SAME(a, b, algorithm.pepita_random_scale);
     SAME(a, b, optimizer.kind);
     SAME(a, b, optimizer.n_lr);
     for (int i = 0; i < a->optimizer.n_lr && i < EQS_MAX_LAYERS; i++)
@@ -242,6 +246,10 @@ static void check_same_experiment(const eqs_experiment_config *a, const eqs_expe
     SAME(a, b, optimizer.schedule);
     SAME(a, b, optimizer.lr_final_frac);
     SAME(a, b, optimizer.schedule_epochs);
+    SAME(a, b, optimizer.n_milestones);
+    for (int i = 0; i < a->optimizer.n_milestones && i < EQS_MAX_MILESTONES; i++)
+        SAME(a, b, optimizer.milestones[i]);
+    SAME(a, b, optimizer.gamma);
     SAME(a, b, training.epochs);
     SAME(a, b, training.batch_size);
     SAME(a, b, training.eval_batch_size);
@@ -424,13 +432,14 @@ static void test_key_errors(void)
                         "exp.yaml:19:11: training: expected a map, got '5'");
     expect_config_error("  batch_size: 32\n", "  batch_size: 32\n  epochs: 3\n",
                         "exp.yaml:22:3: training.epochs: duplicate key (first given at line 20)");
-    expect_config_error("  loss: mse", "  activation: relu\n  loss: mse",
+    expect_config_error("  loss: mse", "  activation: softplus\n  loss: mse",
                         "exp.yaml:10:15: model.activation: expected one of hard_sigmoid, "
-                        "hard_sigmoid_half, sigmoid, tanh, got 'relu'");
+                        "hard_sigmoid_half, sigmoid, tanh, relu, got 'softplus'");
     expect_config_error("  loss: mse", "  activation: tahn\n  loss: mse",
                         "got 'tahn' (did you mean 'tanh'?)");
     expect_config_error("  name: ep", "  name: sgd",
-                        "exp.yaml:13:9: algorithm.name: expected one of ep, bptt, got 'sgd'");
+                        "exp.yaml:13:9: algorithm.name: expected one of ep, bptt, pepita, got "
+                        "'sgd'");
     expect_config_error("name: small",
                         "name: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
                         "exp.yaml:2:7: name: expected a non-empty string of at most 63 characters");
@@ -799,6 +808,147 @@ static void test_names(void)
     CHECK(strcmp(eqs_schedule_name(EQS_SCHED_COSINE), "cosine") == 0);
 }
 
+/* ---- PEPITA, relu, bias, sgd_lr_in_momentum, the step schedule ---------------------------- */
+
+/* Line numbers matter: 8 the hidden layer, 12 readout, 13 bias, 16-18 the pepita_* keys,
+ * 20 optimizer name, 23 schedule, 24 milestones, 25 gamma. */
+static const char *const pepita_exp = "schema: eqs.experiment/1\n"
+                                      "name: pep\n"
+                                      "model:\n"
+                                      "  schema: eqs.model/1\n"
+                                      "  name: pep-net\n"
+                                      "  input: {features: 784}\n"
+                                      "  layers:\n"
+                                      "    - {out: 32, dropout: 0.1}\n"
+                                      "    - {out: 10}\n"
+                                      "  activation: relu\n"
+                                      "  loss: cross_entropy\n"
+                                      "  readout: softmax\n"
+                                      "  bias: false\n"
+                                      "algorithm:\n"
+                                      "  name: pepita\n"
+                                      "  pepita_modulation: random\n"
+                                      "  pepita_f_scale: 0.1\n"
+                                      "  pepita_random_scale: 0.5\n"
+                                      "optimizer:\n"
+                                      "  name: sgd_lr_in_momentum\n"
+                                      "  lr: 0.01\n"
+                                      "  momentum: 0.9\n"
+                                      "  schedule: step\n"
+                                      "  milestones: [2, 5]\n"
+                                      "  gamma: 0.5\n"
+                                      "training:\n"
+                                      "  epochs: 8\n"
+                                      "  batch_size: 64\n";
+
+static const char *pepita_with(const char *find, const char *repl)
+{
+    static char text[4096];
+    const char *at = strstr(pepita_exp, find);
+    if (!at) {
+        fprintf(stderr, "fixture: '%s' not in pepita_exp\n", find);
+        exit(2);
+    }
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - pepita_exp), pepita_exp, repl,
+             at + strlen(find));
+    return put("pep.yaml", text);
+}
+
+static void expect_pepita_error(const char *find, const char *repl, const char *needle)
+{
+    eqs_experiment_config cfg;
+    eqs_err err = {0};
+    CHECK_ERR(eqs_experiment_load(&cfg, pepita_with(find, repl), NULL, 0, &err), EQS_ECONFIG, err,
+              needle);
+}
+
+static void test_pepita_keys(void)
+{
+    eqs_experiment_config c;
+    eqs_err err = {0};
+    const char *p = put("pep.yaml", pepita_exp);
+    CHECK_OK(eqs_experiment_load(&c, p, NULL, 0, &err), err);
+    CHECK(c.model.activation == EQS_ACT_RELU && c.model.no_bias == 1);
+    CHECK(c.algorithm.name == EQS_ALGO_PEPITA && c.algorithm.t1 == 1 && c.algorithm.t2 == 1);
+    CHECK(c.algorithm.pepita_modulation == EQS_PEPITA_MOD_RANDOM);
+    CHECK(c.algorithm.pepita_f_scale == 0.1 && c.algorithm.pepita_random_scale == 0.5);
+    CHECK(c.optimizer.kind == EQS_OPT_SGD_LR_IN_MOMENTUM && c.optimizer.schedule == EQS_SCHED_STEP);
+    CHECK(c.optimizer.n_milestones == 2 && c.optimizer.milestones[0] == 2 &&
+          c.optimizer.milestones[1] == 5 && c.optimizer.gamma == 0.5);
+    round_trip(p, NULL, 0);
+    const char *ov[] = {"optimizer.milestones=[3, 7, 9]", "model.bias=true",
+                        "algorithm.pepita_modulation=none", "algorithm.pepita_random_scale=0.25",
+                        "optimizer.gamma=0.3"};
+    round_trip(p, ov, 5);
+    const char *scalar[] = {"optimizer.milestones=60"};
+    CHECK_OK(eqs_experiment_load(&c, p, scalar, 1, &err), err);
+    CHECK(c.optimizer.n_milestones == 1 && c.optimizer.milestones[0] == 60);
+    const char *conv[] = {"model.input={channels: 1, height: 8, width: 8}",
+                          "model.layers.0={type: conv, out: 4, kernel: 3, pool: max}"};
+    CHECK_OK(eqs_experiment_load(&c, p, conv, 2, &err), err); /* the paper's §3.3 */
+    CHECK(c.model.layers[0].type == EQS_LAYER_CONV && c.algorithm.name == EQS_ALGO_PEPITA);
+    CHECK_OK(eqs_experiment_load(&c, put("exp.yaml", base_exp), NULL, 0, &err), err);
+    CHECK(c.model.no_bias == 0 && c.algorithm.pepita_modulation == EQS_PEPITA_MOD_ERROR);
+    CHECK(c.algorithm.pepita_f_scale == 0.05 && c.algorithm.pepita_random_scale == 1);
+    CHECK(c.optimizer.n_milestones == 0 && c.optimizer.gamma == 0.1);
+
+    expect_pepita_error("random", "sometimes",
+                        "pep.yaml:16:22: algorithm.pepita_modulation: expected one of error, none, "
+                        "random, got 'sometimes'");
+    expect_pepita_error("f_scale: 0.1", "f_scale: -1",
+                        "pep.yaml:17:19: algorithm.pepita_f_scale: expected a number >= 0, got "
+                        "'-1'");
+    expect_pepita_error("random_scale: 0.5", "random_scale: 0",
+                        "pep.yaml:18:24: algorithm.pepita_random_scale: expected a number > 0, "
+                        "got '0'");
+    expect_pepita_error("[2, 5]", "[5, 2]",
+                        "pep.yaml:24:19: optimizer.milestones.1: expected epochs in increasing "
+                        "order, got '2' after 5");
+    expect_pepita_error("[2, 5]", "[0, 5]",
+                        "pep.yaml:24:16: optimizer.milestones.0: expected an integer in [1, "
+                        "100000], got '0'");
+    expect_pepita_error("[2, 5]", "{at: 2}",
+                        "pep.yaml:24:15: optimizer.milestones: expected an epoch or a list of at "
+                        "most 16 epochs, got a map");
+    expect_pepita_error("[2, 5]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]",
+                        "optimizer.milestones: expected an epoch or a list of at most 16 epochs, "
+                        "got a longer list");
+    expect_pepita_error("gamma: 0.5", "gamma: 0",
+                        "pep.yaml:25:10: optimizer.gamma: expected a number > 0, got '0'");
+    expect_pepita_error("  milestones: [2, 5]\n", "",
+                        "pep.yaml:23:13: optimizer.schedule: schedule step needs "
+                        "optimizer.milestones");
+    expect_pepita_error("bias: false", "bias: maybe",
+                        "pep.yaml:13:9: model.bias: expected true or false, got 'maybe'");
+    expect_pepita_error("readout: softmax", "readout: activation",
+                        "pep.yaml:12:12: model.readout: algorithm pepita needs readout softmax");
+    expect_pepita_error("bias: false", "bias: false\n  feedback: asymmetric",
+                        "pep.yaml:14:13: model.feedback: algorithm pepita has no backward "
+                        "weights: expected symmetric, got 'asymmetric'");
+    expect_pepita_error("sgd_lr_in_momentum", "sgd_lr_in_momentm",
+                        "optimizer.name: expected one of sgd, adam, sgd_lr_in_momentum, got "
+                        "'sgd_lr_in_momentm' (did you mean 'sgd_lr_in_momentum'?)");
+    expect_pepita_error("schedule: step", "schedule: steps",
+                        "expected one of constant, cosine, step, got 'steps' (did you mean "
+                        "'step'?)");
+    expect_pepita_error("activation: relu", "activation: rleu", "(did you mean 'relu'?)");
+    expect_pepita_error("name: pepita", "name: ep",
+                        "pep.yaml:15:3: algorithm.t1: required key is missing (algorithm ep "
+                        "needs it)");
+    expect_config_error("  t2: 4\n", "",
+                        "exp.yaml:13:3: algorithm.t2: required key is missing (algorithm ep "
+                        "needs it)");
+    expect_override_error("optimizer.schedule=step",
+                          "--set optimizer.schedule=step: optimizer.schedule: schedule step needs "
+                          "optimizer.milestones");
+
+    CHECK(strcmp(eqs_activation_name(EQS_ACT_RELU), "relu") == 0);
+    CHECK(strcmp(eqs_algorithm_name(EQS_ALGO_PEPITA), "pepita") == 0);
+    CHECK(strcmp(eqs_optimizer_name(EQS_OPT_SGD_LR_IN_MOMENTUM), "sgd_lr_in_momentum") == 0);
+    CHECK(strcmp(eqs_schedule_name(EQS_SCHED_STEP), "step") == 0);
+    CHECK(strcmp(eqs_pepita_modulation_name(EQS_PEPITA_MOD_NONE), "none") == 0);
+}
+
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/eqs_test_config_XXXXXX");
@@ -820,6 +970,7 @@ int main(void)
     test_repo_configs();
     test_conv_layers();
     test_names();
+    test_pepita_keys();
     remove_created();
     EQS_TEST_MAIN_END("test_config");
 }

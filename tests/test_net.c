@@ -166,7 +166,8 @@ static void check_optimizer(eqs_optimizer_kind kind, double wd)
     eqs_grads g;
     eqs_err err;
     CHECK_OK(eqs_crnn_create(&net, &m, 1, &err), err);
-    eqs_optimizer_config oc = {kind, 1, {0.1}, 0.9, wd, 0.9, 0.999, 1e-8, EQS_SCHED_CONSTANT, 0, 0};
+    eqs_optimizer_config oc = {kind, 1, {0.1}, 0.9, wd, 0.9, 0.999, 1e-8, EQS_SCHED_CONSTANT,
+                               0,    0, 0,     {0}, 0.1};
     CHECK_OK(eqs_optim_create(&opt, net, &oc, 1, &err), err);
     CHECK_OK(eqs_grads_alloc(net, &g, &err), err);
     eqs_real w = 0.5f;
@@ -204,8 +205,8 @@ static void test_cosine_schedule(void)
     eqs_optim *opt;
     eqs_err err;
     CHECK_OK(eqs_crnn_create(&net, &m, 1, &err), err);
-    eqs_optimizer_config oc = {EQS_OPT_SGD,      1,   {0.2}, 0, 0, 0.9, 0.999, 1e-8,
-                               EQS_SCHED_COSINE, 0.1, 0};
+    eqs_optimizer_config oc = {EQS_OPT_SGD,      1,   {0.2}, 0, 0,   0.9, 0.999, 1e-8,
+                               EQS_SCHED_COSINE, 0.1, 0,     0, {0}, 0.1};
     CHECK_OK(eqs_optim_create(&opt, net, &oc, 10, &err), err);
     CHECK_CLOSE(eqs_optim_lr(opt, 0), 0.2, 1e-12, 0);
     eqs_optim_set_epoch(opt, 5);

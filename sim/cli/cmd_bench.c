@@ -175,9 +175,14 @@ int cmd_bench(int argc, char **argv)
     if (!cli_load_data(&cfg, &train, &test))
         return 1;
     print_machine();
-    printf("experiment %s: %s/%s, batch %d, T1=%d, T2=%d\n", cfg.name,
-           eqs_algorithm_name(cfg.algorithm.name), eqs_estimator_name(cfg.algorithm.estimator),
-           cfg.training.batch_size, cfg.algorithm.t1, cfg.algorithm.t2);
+    if (cfg.algorithm.name == EQS_ALGO_PEPITA) /* two forward passes, no T1/T2 */
+        printf("experiment %s: pepita, modulation %s, batch %d\n", cfg.name,
+               eqs_pepita_modulation_name(cfg.algorithm.pepita_modulation),
+               cfg.training.batch_size);
+    else
+        printf("experiment %s: %s/%s, batch %d, T1=%d, T2=%d\n", cfg.name,
+               eqs_algorithm_name(cfg.algorithm.name), eqs_estimator_name(cfg.algorithm.estimator),
+               cfg.training.batch_size, cfg.algorithm.t1, cfg.algorithm.t2);
     printf("%-8s %12s %14s %12s %18s %10s\n", "threads", "samples/s", "MFLOP/sample", "GFLOP/s",
            "gemm-only GFLOP/s", "fraction");
     int rc = 0;

@@ -140,6 +140,11 @@ static bool parse_gducheck_args(gdu_opts *o, int argc, char **argv)
 static bool apply_options(const gdu_opts *o, eqs_experiment_config *cfg)
 {
     eqs_algorithm_config *a = &cfg->algorithm;
+    if (a->name == EQS_ALGO_PEPITA) {
+        cli_error("gducheck: compares EP's nudged dynamics with BPTT; algorithm pepita is a "
+                  "feed-forward rule without them (set algorithm.name=ep to check the network)");
+        return false;
+    }
     if (o->beta > 0)
         a->beta = o->beta;
     long k = o->steps > 0 ? o->steps : a->t2;

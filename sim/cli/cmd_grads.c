@@ -14,6 +14,7 @@ static void grads_usage(FILE *f)
         "\n"
         "Computes the states and gradient estimates of one batch without updating anything.\n"
         "  --weights DIR   <layer>.weight.npy [out,in] and <layer>.bias.npy [out] per layer\n"
+        "                  (no bias files for a model with bias: false)\n"
         "  --inputs X.npy  float32/float64 [N, features] (or [N, C, H, W]), already scaled as\n"
         "                  the model expects (no data.normalize is applied)\n"
         "  --labels Y.npy  int32 (or int64) class indices [N]\n"
@@ -22,7 +23,17 @@ static void grads_usage(FILE *f)
         "                  (softmax readout), grad_ep.<param>.npy (EP) and grad_bptt.<param>.npy\n"
         "                  (always): dL/dtheta averaged over the batch, descent sign (PyTorch's\n"
         "                  .grad). BPTT runs algorithm.t1 steps, truncated to bptt_truncate.\n"
-        "Random-sign EP uses the sign of training step 0.\n",
+        "Random-sign EP uses the sign of training step 0.\n"
+        "\n"
+        "PEPITA (algorithm.name: pepita) runs its two passes with dropout off and writes\n"
+        "  act_std.<layer>.npy, act_mod.<layer>.npy  hidden activities h, h' [N, units]\n"
+        "                     ([N, C, H, W] for a conv layer)\n"
+        "  input_mod.npy      x' = x + F e [N, features] (none: x; random: x + F k r, step 0)\n"
+        "  error_std.npy, error_mod.npy   e = softmax - onehot, e' [N, classes]\n"
+        "  grad_pepita.<param>.npy   -Delta W averaged over the batch (descent sign)\n"
+        "  pepita.F.npy       the F used [features, classes]: DIR/pepita.F.npy when --weights\n"
+        "                     holds one (it replaces the F drawn from training.seed), else the\n"
+        "                     drawn one. No BPTT gradient: PEPITA's network has no dynamics.\n",
         f);
 }
 
@@ -161,6 +172,72 @@ static bool write_grads(eqs_crnn *net, const eqs_grads *g, const char *out, cons
     return true;
 }
 
+static bool write_rows(const char *out, const char *name, int64_t rows, int64_t cols,
+                       const eqs_real *v)
+{
+    char path[EQS_PATH_LEN + 2 * EQS_NAME_LEN];
+    int64_t shape[2] = {rows, cols};
+    eqs_err err;
+    snprintf(path, sizeof path, "%s/%s.npy", out, name);
+    if (eqs_npy_write_real(path, 2, shape, v, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    return true;
+}
+
+/* A hidden layer's activities: [N, units], or [N, C, H, W] for a conv layer (as PyTorch). */
+static bool write_act(eqs_crnn *net, int32_t k, const eqs_real *act, const char *out,
+                      const char *tag)
+{
+    const eqs_layer_config *l = &eqs_crnn_model(net)->layers[k];
+    char path[EQS_PATH_LEN + 2 * EQS_NAME_LEN];
+    bool conv = l->type == EQS_LAYER_CONV;
+    int64_t shape[4] = {eqs_crnn_batch(net), conv ? l->out_c : eqs_crnn_size(net, k + 1), l->out_h,
+                        l->out_w};
+    eqs_err err;
+    snprintf(path, sizeof path, "%s/act_%s.%s.npy", out, tag, l->name);
+    if (eqs_npy_write_real(path, conv ? 4 : 2, shape, act, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    return true;
+}
+
+static bool write_pepita_pass(eqs_crnn *net, const eqs_pepita_pass *ps, const char *out,
+                              const char *tag)
+{
+    char name[2 * EQS_NAME_LEN];
+    int64_t n = eqs_crnn_batch(net);
+    bool ok = true;
+    for (int32_t k = 0; ok && k < ps->n_hidden; k++)
+        ok = write_act(net, k, ps->act[k], out, tag);
+    snprintf(name, sizeof name, "error_%s", tag);
+    return ok && write_rows(out, name, n, eqs_crnn_n_classes(net), ps->error);
+}
+
+/* PEPITA's two passes without dropout, so that a reference needs no random masks. */
+static bool pepita_and_write(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t n,
+                             eqs_grads *g, const char *out)
+{
+    eqs_crnn *net = eqs_trainer_net(tr);
+    eqs_pepita *pep = eqs_trainer_pepita(tr);
+    eqs_pepita_pass std, mod;
+    eqs_err err;
+    eqs_crnn_set_input(net, x, y, n);
+    eqs_crnn_dropout_off(net);
+    eqs_pepita_estimate(pep, 0, g, NULL, NULL);
+    eqs_pepita_get_pass(pep, false, &std);
+    eqs_pepita_get_pass(pep, true, &mod);
+    if (eqs_pepita_save_f(pep, out, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    return write_grads(net, g, out, "pepita") && write_pepita_pass(net, &std, out, "std") &&
+           write_pepita_pass(net, &mod, out, "mod") &&
+           write_rows(out, "input_mod", n, eqs_crnn_size(net, 0), mod.input);
+}
+
 static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg, const eqs_real *x,
                               const int32_t *y, int32_t n, const char *out)
 {
@@ -172,6 +249,11 @@ static bool compute_and_write(eqs_trainer *tr, const eqs_experiment_config *cfg,
         return false;
     }
     bool ok = true;
+    if (cfg->algorithm.name == EQS_ALGO_PEPITA) {
+        ok = pepita_and_write(tr, x, y, n, &g, out);
+        eqs_grads_free(&g);
+        return ok;
+    }
     if (cfg->algorithm.name == EQS_ALGO_EP) {
         eqs_trainer_grads(tr, x, y, n, 0, &g, NULL, NULL);
         eqs_ep *ep = eqs_trainer_ep(tr);
@@ -211,15 +293,22 @@ int cmd_grads(int argc, char **argv)
     int32_t n_classes = cfg.model.layers[cfg.model.n_layers - 1].n_out;
     if (!load_inputs(o.inputs, &cfg.model, &x, &n) || !load_labels(o.labels, n, n_classes, &y))
         goto done;
+    bool f_loaded = false;
     if (eqs_trainer_create(&tr, &cfg, (int32_t)n, &err) != EQS_OK ||
         eqs_params_load(eqs_trainer_net(tr), o.weights, &err) != EQS_OK ||
+        (eqs_trainer_pepita(tr) &&
+         eqs_pepita_load_f(eqs_trainer_pepita(tr), o.weights, &f_loaded, &err) != EQS_OK) ||
         eqs_mkdir_p(o.out, &err) != EQS_OK) {
         cli_print_err(&err);
         goto done;
     }
     if (compute_and_write(tr, &cfg, x, y, (int32_t)n, o.out)) {
-        printf("grads: %lld samples, %s, files in %s\n", (long long)n,
-               eqs_algorithm_name(cfg.algorithm.name), o.out);
+        printf("grads: %lld samples, %s%s, files in %s\n", (long long)n,
+               eqs_algorithm_name(cfg.algorithm.name),
+               !eqs_trainer_pepita(tr) ? ""
+               : f_loaded              ? " (F from --weights)"
+                                       : " (F drawn from training.seed)",
+               o.out);
         rc = 0;
     }
 done:

@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,10 +37,12 @@ static void train_usage(FILE *f)
     fputs("usage: eqsim train EXPERIMENT.yaml [--out DIR] [--set key=value ...] [--threads N]\n"
           "       eqsim train --resume RUNDIR [--set training.epochs=N ...]\n"
           "\n"
-          "Trains the experiment's network with its algorithm (EP or BPTT) on its data set.\n"
-          "Each epoch prints a line and appends to RUNDIR/metrics.csv; RUNDIR gets the resolved\n"
-          "config (config.yaml), accuracy.png and loss.png (gnuplot), result.yaml, the last\n"
-          "checkpoint (checkpoint/, written atomically) and the best weights (best/).\n"
+          "Trains the experiment's network with its algorithm (EP, BPTT or PEPITA) on its data\n"
+          "set. Each epoch prints a line and appends to RUNDIR/metrics.csv (PEPITA: with the\n"
+          "angle between W_N...W_1 and F^T, angle_deg_F); RUNDIR gets the resolved config\n"
+          "(config.yaml), accuracy.png and loss.png (gnuplot), result.yaml, the last checkpoint\n"
+          "(checkpoint/, written atomically) and the best weights (best/); PEPITA's fixed F is\n"
+          "saved beside the weights as pepita.F.npy.\n"
           "\n"
           "  --out DIR          run directory (default runs/<name>-<date>-<time>); must not hold\n"
           "                     a run already\n"
@@ -136,7 +139,9 @@ static bool save_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, c
     eqs_err err;
     eqs_crnn *net = eqs_trainer_net(tr);
     eqs_optim *opt = eqs_trainer_optim(tr);
-    bool ok = eqs_mkdir_p(tmp, &err) == EQS_OK && eqs_params_save(net, tmp, &err) == EQS_OK;
+    eqs_pepita *pep = eqs_trainer_pepita(tr);
+    bool ok = eqs_mkdir_p(tmp, &err) == EQS_OK && eqs_params_save(net, tmp, &err) == EQS_OK &&
+              (!pep || eqs_pepita_save_f(pep, tmp, &err) == EQS_OK);
     for (int32_t s = 0; ok && with_optim && s < eqs_optim_n_slots(opt); s++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "optim.%s.", eqs_optim_slot_name(opt, s));
@@ -200,7 +205,10 @@ static bool load_checkpoint(eqs_trainer *tr, const char *run, run_state *rs)
     eqs_err err;
     eqs_crnn *net = eqs_trainer_net(tr);
     eqs_optim *opt = eqs_trainer_optim(tr);
-    if (eqs_params_load(net, dir, &err) != EQS_OK) {
+    bool found_f;
+    eqs_pepita *pep = eqs_trainer_pepita(tr);
+    if (eqs_params_load(net, dir, &err) != EQS_OK ||
+        (pep && eqs_pepita_load_f(pep, dir, &found_f, &err) != EQS_OK)) {
         cli_print_err(&err);
         return false;
     }
@@ -324,23 +332,40 @@ static bool write_result(const char *run, const eqs_experiment_config *cfg, cons
     return write_text_atomic(path, text);
 }
 
-/* Asymmetric feedback adds one column per pair (W_k, W^b_k): their alignment angle in degrees
- * (Laborieux eq. 52). */
-static void metrics_header(eqs_crnn *net, char *out, size_t len)
+/* PEPITA's angle between W_N...W_1 and F^T (its Fig. 3b), where it exists (not with F = 0,
+ * not through a conv layer). */
+static bool has_f_angle(eqs_trainer *tr)
 {
+    return eqs_trainer_pepita(tr) && eqs_pepita_has_angle(eqs_trainer_pepita(tr));
+}
+
+/* Asymmetric feedback adds one column per pair (W_k, W^b_k): their alignment angle in degrees
+ * (Laborieux eq. 52); PEPITA adds angle_deg_F. */
+static void metrics_header(eqs_trainer *tr, char *out, size_t len)
+{
+    eqs_crnn *net = eqs_trainer_net(tr);
     int n = snprintf(out, len, "%s", METRICS_HEADER);
     for (int32_t k = 0; k < eqs_crnn_n_layers(net) && n < (int)len; k++)
         if (eqs_crnn_has_back(net, k))
             n += snprintf(out + n, len - (size_t)n, ",angle_deg_%s",
                           eqs_crnn_model(net)->layers[k].name);
+    if (has_f_angle(tr) && n < (int)len)
+        snprintf(out + n, len - (size_t)n, ",angle_deg_F");
 }
 
-static void append_angles(eqs_crnn *net, char *row, size_t len)
+static void append_angles(eqs_trainer *tr, char *row, size_t len)
 {
+    eqs_crnn *net = eqs_trainer_net(tr);
     size_t n = strlen(row);
     for (int32_t k = 0; k < eqs_crnn_n_layers(net) && n < len; k++)
         if (eqs_crnn_has_back(net, k))
             n += (size_t)snprintf(row + n, len - n, ",%.4f", eqs_crnn_alignment_deg(net, k));
+    double deg = NAN;
+    eqs_err err;
+    if (has_f_angle(tr) && eqs_pepita_alignment_deg(eqs_trainer_pepita(tr), &deg, &err) != EQS_OK)
+        fprintf(stderr, "eqsim: warning: angle_deg_F: %s\n", err.msg);
+    if (has_f_angle(tr) && n < len)
+        snprintf(row + n, len - n, ",%.4f", deg);
 }
 
 static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const char *run,
@@ -351,7 +376,7 @@ static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, cons
     snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.2f,%.0f", epoch + 1, r->train_loss,
              r->train_acc, r->test_loss, r->test_acc, eqs_optim_lr(eqs_trainer_optim(tr), 0),
              r->seconds, (double)n_train / r->seconds);
-    append_angles(eqs_trainer_net(tr), row, sizeof row);
+    append_angles(tr, row, sizeof row);
     eqs_err err;
     if (eqs_csv_append(csv, row, &err) != EQS_OK) {
         cli_print_err(&err);
@@ -412,7 +437,7 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
     char path[EQS_PATH_LEN + 32], header[1024];
     snprintf(path, sizeof path, "%s/metrics.csv", run);
     if (eqs_trainer_create(&tr, cfg, max_batch, &err) == EQS_OK)
-        metrics_header(eqs_trainer_net(tr), header, sizeof header);
+        metrics_header(tr, header, sizeof header);
     if (err.code != EQS_OK || eqs_csv_open(&csv, path, header, &err) != EQS_OK) {
         cli_print_err(&err);
         goto done;
@@ -545,8 +570,8 @@ static void eval_usage(FILE *f)
     fputs("usage: eqsim eval EXPERIMENT.yaml --weights DIR [--split test|train] [--set k=v ...]\n"
           "\n"
           "Loads <layer>.weight.npy / <layer>.bias.npy from DIR (a checkpoint, best/, or any\n"
-          "folder in that format), runs the free phase (algorithm.t1 steps) on the split and\n"
-          "prints its mean loss and accuracy.\n",
+          "folder in that format), runs the free phase (algorithm.t1 steps; PEPITA: the standard\n"
+          "forward pass) on the split and prints its mean loss and accuracy.\n",
           f);
 }
 

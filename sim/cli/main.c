@@ -8,12 +8,13 @@
 static void usage(FILE *f)
 {
     fputs("eqsim " EQSIM_VERSION " — co-design of analog hardware that learns on chip with\n"
-          "Equilibrium Propagation (EP)\n"
+          "Equilibrium Propagation (EP) and PEPITA\n"
           "\n"
           "usage: eqsim <command> [options]     (eqsim <command> --help for details)\n"
           "\n"
           "commands:\n"
-          "  train EXPERIMENT.yaml   train a network (EP or BPTT); metrics, plots, checkpoints\n"
+          "  train EXPERIMENT.yaml   train a network (EP, BPTT or PEPITA); metrics, plots,\n"
+          "                          checkpoints\n"
           "  eval  EXPERIMENT.yaml   accuracy and loss of saved weights on the test/train split\n"
           "  grads EXPERIMENT.yaml   one batch's states and gradients as .npy, nothing updated\n"
           "  bench EXPERIMENT.yaml   training samples/s and the fraction of GEMM speed reached\n"

@@ -38,22 +38,26 @@ _Static_assert(sizeof(eqs_pool) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_feedback) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_rule) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_data_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_pepita_modulation) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_optimizer_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_schedule) == sizeof(int), "enum size");
 
 /* ---- enum names (indexed by value) ------------------------------------------------------- */
 
 static const char *const activation_names[] = {"hard_sigmoid", "hard_sigmoid_half", "sigmoid",
-                                               "tanh"};
+                                               "tanh", "relu"};
 static const char *const loss_names[] = {"mse", "cross_entropy"};
 static const char *const readout_names[] = {"activation", "linear", "softmax"};
 static const char *const layer_type_names[] = {"dense", "conv"};
 static const char *const pool_names[] = {"none", "max", "avg"};
-static const char *const algorithm_names[] = {"ep", "bptt"};
+static const char *const algorithm_names[] = {"ep", "bptt", "pepita"};
 static const char *const rule_names[] = {"ep", "vf", "kp_vf"};
 static const char *const data_format_names[] = {"mnist", "cifar10"};
 static const char *const feedback_names[] = {"symmetric", "asymmetric"};
 static const char *const estimator_names[] = {"one_sided", "random_sign", "symmetric"};
-static const char *const optimizer_names[] = {"sgd", "adam"};
-static const char *const schedule_names[] = {"constant", "cosine"};
+static const char *const optimizer_names[] = {"sgd", "adam", "sgd_lr_in_momentum"};
+static const char *const schedule_names[] = {"constant", "cosine", "step"};
+static const char *const pepita_modulation_names[] = {"error", "none", "random"};
 
 static const char *enum_name(const char *const *names, int n, int v)
 {
@@ -108,6 +112,11 @@ const char *eqs_optimizer_name(eqs_optimizer_kind o)
 const char *eqs_schedule_name(eqs_schedule s)
 {
     return enum_name(schedule_names, N_OF(schedule_names), (int)s);
+}
+
+const char *eqs_pepita_modulation_name(eqs_pepita_modulation m)
+{
+    return enum_name(pepita_modulation_names, N_OF(pepita_modulation_names), (int)m);
 }
 
 const char *eqs_layer_type_name(eqs_layer_type t)
@@ -652,6 +661,16 @@ static const key_spec model_keys[] = {
     ROW_ENUM("loss", eqs_model_config, loss, 1, 0, loss_names, "cost function"),
     ROW_ENUM("readout", eqs_model_config, readout, 1, 0, readout_names, "output layer kind"),
     ROW_ENUM("feedback", eqs_model_config, feedback, 0, 0, feedback_names, "backward weights"),
+    ROW_CUSTOM("bias", 0, "true (default) or false: layers without biases"),
+};
+
+/* "bias" is stored negated (eqs_model_config.no_bias), so it is read through its own row. */
+typedef struct model_flags {
+    int32_t bias;
+} model_flags;
+
+static const key_spec model_flag_keys[] = {
+    ROW_BOOL("bias", model_flags, bias, 1, "biases b_k"),
 };
 
 typedef struct input_fields {
@@ -706,10 +725,17 @@ static const key_spec algorithm_keys[] = {
              "EP gradient estimate"),
     ROW_ENUM("rule", eqs_algorithm_config, rule, 0, 0, rule_names, "EP learning rule"),
     ROW_F64("beta", eqs_algorithm_config, beta, 0.1, 0, 100, OPEN_LO, "nudging strength"),
-    ROW_I32("t1", eqs_algorithm_config, t1, 1, 0, 1, 100000, "free-phase steps"),
-    ROW_I32("t2", eqs_algorithm_config, t2, 1, 0, 1, 100000, "nudged-phase steps"),
+    /* required for ep and bptt (validate_algorithm); pepita ignores them */
+    ROW_I32("t1", eqs_algorithm_config, t1, 0, 1, 1, 100000, "free-phase steps"),
+    ROW_I32("t2", eqs_algorithm_config, t2, 0, 1, 1, 100000, "nudged-phase steps"),
     ROW_I32("bptt_truncate", eqs_algorithm_config, bptt_truncate, 0, 0, 0, 100000,
             "last K steps, 0 = all; at most t1"),
+    ROW_ENUM("pepita_modulation", eqs_algorithm_config, pepita_modulation, 0, 0,
+             pepita_modulation_names, "PEPITA: what modulates the input"),
+    ROW_F64("pepita_f_scale", eqs_algorithm_config, pepita_f_scale, 0.05, 0, 0, NO_HI,
+            "PEPITA: F bound / sqrt(6 / n_features)"),
+    ROW_F64("pepita_random_scale", eqs_algorithm_config, pepita_random_scale, 1, 0, 0,
+            OPEN_LO | NO_HI, "PEPITA: k of the random modulation"),
 };
 
 static const key_spec optimizer_keys[] = {
@@ -724,9 +750,13 @@ static const key_spec optimizer_keys[] = {
     ROW_F64("lr_final_frac", eqs_optimizer_config, lr_final_frac, 0, 0, 1, 0, "cosine end"),
     ROW_I32("schedule_epochs", eqs_optimizer_config, schedule_epochs, 0, 0, 0, INT32_MAX,
             "cosine period, 0 = epochs"),
+    ROW_CUSTOM("milestones", 0, "step: epochs after which lr is multiplied by gamma"),
+    ROW_F64("gamma", eqs_optimizer_config, gamma, 0.1, 0, 0, OPEN_LO | NO_HI, "step: factor"),
 };
 
 static const key_spec lr_item = {.name = "lr", .type = KEY_F64, .bounds = OPEN_LO | NO_HI};
+static const key_spec milestone_item = {
+    .name = "milestones", .type = KEY_I32, .lo = 1, .hi = 100000};
 
 static const key_spec training_keys[] = {
     ROW_I32("epochs", eqs_training_config, epochs, 1, 0, 1, 100000, "passes over the data"),
@@ -1204,6 +1234,14 @@ static eqs_status check_readout(loader *ld, const node *map, const char *path,
     return EQS_OK;
 }
 
+static eqs_status read_bias(loader *ld, const node *map, const char *path, eqs_model_config *m)
+{
+    model_flags f;
+    eqs_status st = fill_fields(ld, map, path, model_flag_keys, N_OF(model_flag_keys), &f);
+    m->no_bias = !f.bias;
+    return st;
+}
+
 static eqs_status validate_model(loader *ld, const node *map, const char *path, eqs_model_config *m)
 {
     memset(m, 0, sizeof *m);
@@ -1212,6 +1250,8 @@ static eqs_status validate_model(loader *ld, const node *map, const char *path, 
         st = check_map(ld, map, path, model_keys, N_OF(model_keys));
     if (st == EQS_OK)
         st = fill_fields(ld, map, path, model_keys, N_OF(model_keys), m);
+    if (st == EQS_OK)
+        st = read_bias(ld, map, path, m);
     if (st == EQS_OK)
         st = parse_input(ld, map_get(map, "input"), path, m);
     if (st == EQS_OK)
@@ -1426,9 +1466,27 @@ static eqs_status validate_data(loader *ld, const node *root, eqs_data_config *d
     return resolve_data_dir(ld, data, d);
 }
 
+/* EP and BPTT have no sensible default number of steps: there t1 and t2 are required. PEPITA
+ * has no dynamics and ignores them. */
+static eqs_status check_steps_given(loader *ld, const node *root, const eqs_algorithm_config *a)
+{
+    static const char *const keys[] = {"t1", "t2"};
+    const node *sec = map_get(root, "algorithm");
+    for (int i = 0; a->name != EQS_ALGO_PEPITA && i < N_OF(keys); i++)
+        if (!map_get(sec, keys[i])) {
+            char p[KEYPATH_LEN];
+            child_path(p, "algorithm", keys[i]);
+            return fail(ld, sec, p, "required key is missing (algorithm %s needs it)",
+                        eqs_algorithm_name(a->name));
+        }
+    return EQS_OK;
+}
+
 static eqs_status validate_algorithm(loader *ld, const node *root, eqs_algorithm_config *a)
 {
     eqs_status st = load_section(ld, root, "algorithm", algorithm_keys, N_OF(algorithm_keys), a);
+    if (st == EQS_OK)
+        st = check_steps_given(ld, root, a);
     if (st != EQS_OK || a->bptt_truncate <= a->t1)
         return st;
     char got[96];
@@ -1451,6 +1509,31 @@ static eqs_status check_rule(loader *ld, const node *root, const eqs_model_confi
                 asym ? "model.feedback is asymmetric: expected vf or kp_vf, got %s"
                      : "model.feedback is symmetric: expected ep, got %s",
                 eqs_rule_name(a->rule));
+}
+
+/* PEPITA evaluates the layers once, front to back, into a softmax readout: it has no use for
+ * backward weights. */
+static eqs_status check_pepita(loader *ld, const node *root, const eqs_model_config *m,
+                               const eqs_algorithm_config *a)
+{
+    const node *model = map_get(root, "model"), *v;
+    char got[96];
+    if (a->name != EQS_ALGO_PEPITA)
+        return EQS_OK;
+    if (m->readout != EQS_READOUT_SOFTMAX) {
+        v = map_get(model, "readout");
+        return fail(ld, v, "model.readout",
+                    "algorithm pepita needs readout softmax (hidden layers, then a softmax "
+                    "output), got %s",
+                    describe(v, got, sizeof got));
+    }
+    if (m->feedback != EQS_FEEDBACK_SYMMETRIC) {
+        v = map_get(model, "feedback");
+        return fail(ld, v, "model.feedback",
+                    "algorithm pepita has no backward weights: expected symmetric, got %s",
+                    describe(v, got, sizeof got));
+    }
+    return EQS_OK;
 }
 
 /* lr: one positive number for all layers, or a list with one per weight layer. */
@@ -1480,11 +1563,51 @@ static eqs_status parse_lr(loader *ld, const node *v, int n_layers, eqs_optimize
     return EQS_OK;
 }
 
+/* milestones: one epoch or a list of them, strictly increasing (an unsorted list is more likely
+ * a typo than a wish). */
+static eqs_status parse_milestones(loader *ld, const node *sec, eqs_optimizer_config *o)
+{
+    const char *path = "optimizer.milestones";
+    const node *v = map_get(sec, "milestones");
+    char got[96];
+    o->n_milestones = 0;
+    if (!v)
+        return EQS_OK;
+    if (v->kind == NODE_SCALAR) {
+        o->n_milestones = 1;
+        return set_field(ld, &milestone_item, v, path, &o->milestones[0]);
+    }
+    if (v->kind != NODE_SEQ || v->n > EQS_MAX_MILESTONES)
+        return fail(ld, v, path, "expected an epoch or a list of at most %d epochs, got %s",
+                    EQS_MAX_MILESTONES, v->kind == NODE_SEQ ? "a longer list" : "a map");
+    for (int i = 0; i < v->n; i++) {
+        char p[KEYPATH_LEN];
+        index_path(p, path, i);
+        eqs_status st = set_field(ld, &milestone_item, v->vals[i], p, &o->milestones[i]);
+        if (st != EQS_OK)
+            return st;
+        if (i > 0 && o->milestones[i] <= o->milestones[i - 1])
+            return fail(ld, v->vals[i], p, "expected epochs in increasing order, got %s after %d",
+                        describe(v->vals[i], got, sizeof got), (int)o->milestones[i - 1]);
+        o->n_milestones = i + 1;
+    }
+    return EQS_OK;
+}
+
 static eqs_status validate_optimizer(loader *ld, const node *root, int n_layers,
                                      eqs_optimizer_config *o)
 {
+    const node *sec = map_get(root, "optimizer");
     eqs_status st = load_section(ld, root, "optimizer", optimizer_keys, N_OF(optimizer_keys), o);
-    return st == EQS_OK ? parse_lr(ld, map_get(map_get(root, "optimizer"), "lr"), n_layers, o) : st;
+    if (st == EQS_OK)
+        st = parse_lr(ld, map_get(sec, "lr"), n_layers, o);
+    if (st == EQS_OK)
+        st = parse_milestones(ld, sec, o);
+    if (st != EQS_OK || o->schedule != EQS_SCHED_STEP || o->n_milestones > 0)
+        return st;
+    return fail(ld, map_get(sec, "schedule"), "optimizer.schedule",
+                "schedule step needs optimizer.milestones (the epochs after which lr is "
+                "multiplied by gamma)");
 }
 
 static eqs_status validate_experiment(loader *ld, const node *root, eqs_experiment_config *c)
@@ -1503,6 +1626,8 @@ static eqs_status validate_experiment(loader *ld, const node *root, eqs_experime
         st = validate_algorithm(ld, root, &c->algorithm);
     if (st == EQS_OK)
         st = check_rule(ld, root, &c->model, &c->algorithm);
+    if (st == EQS_OK)
+        st = check_pepita(ld, root, &c->model, &c->algorithm);
     if (st == EQS_OK)
         st = validate_optimizer(ld, root, c->model.n_layers, &c->optimizer);
     if (st == EQS_OK)
@@ -1623,6 +1748,7 @@ static void write_model(FILE *f, const eqs_model_config *m)
     fprintf(f, "  loss: %s\n", eqs_loss_name(m->loss));
     fprintf(f, "  readout: %s\n", eqs_readout_name(m->readout));
     fprintf(f, "  feedback: %s\n", eqs_feedback_name(m->feedback));
+    fprintf(f, "  bias: %s\n", m->no_bias ? "false" : "true");
 }
 
 static void write_data(FILE *f, const eqs_data_config *d)
@@ -1647,6 +1773,9 @@ static void write_algorithm(FILE *f, const eqs_algorithm_config *a)
     write_f64(f, "beta", a->beta);
     fprintf(f, "  t1: %d\n  t2: %d\n", (int)a->t1, (int)a->t2);
     fprintf(f, "  bptt_truncate: %d\n", (int)a->bptt_truncate);
+    fprintf(f, "  pepita_modulation: %s\n", eqs_pepita_modulation_name(a->pepita_modulation));
+    write_f64(f, "pepita_f_scale", a->pepita_f_scale);
+    write_f64(f, "pepita_random_scale", a->pepita_random_scale);
 }
 
 static void write_optimizer(FILE *f, const eqs_optimizer_config *o)
@@ -1670,6 +1799,11 @@ static void write_optimizer(FILE *f, const eqs_optimizer_config *o)
     fprintf(f, "  schedule: %s\n", eqs_schedule_name(o->schedule));
     write_f64(f, "lr_final_frac", o->lr_final_frac);
     fprintf(f, "  schedule_epochs: %d\n", (int)o->schedule_epochs);
+    fputs("  milestones: [", f);
+    for (int i = 0; i < o->n_milestones; i++)
+        fprintf(f, "%s%d", i ? ", " : "", (int)o->milestones[i]);
+    fputs("]\n", f);
+    write_f64(f, "gamma", o->gamma);
 }
 
 static void write_training(FILE *f, const eqs_training_config *t)

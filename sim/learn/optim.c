@@ -1,7 +1,10 @@
-/* optim.c — SGD with momentum and Adam, in PyTorch's exact forms, with layer-wise learning rates
- * and cosine annealing. Weight updates go through the tiles as a given delta-W.
+/* optim.c — SGD with momentum and Adam, in PyTorch's exact forms, SGD with the learning rate
+ * inside the momentum (the PEPITA authors' form), layer-wise learning rates, cosine annealing
+ * and step decay. Weight updates go through the tiles as a given delta-W.
  *
  *   SGD:  g += wd th;  v <- mu v + g;  th <- th - lr v           (torch.optim.SGD, dampening 0)
+ *   SGD, lr in the momentum: g += wd th;  v <- mu v + lr g;  th <- th - v
+ *         (the same trajectory at constant lr; after a decay the old momentum keeps its scale)
  *   Adam: g += wd th;  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
  *         th <- th - (lr / (1-b1^t)) m / (sqrt(v) / sqrt(1-b2^t) + eps)   (torch.optim.Adam)
  */
@@ -70,6 +73,17 @@ eqs_status eqs_optim_create(eqs_optim **out, const eqs_crnn *net, const eqs_opti
     return EQS_OK;
 }
 
+/* Step decay: gamma to the number of milestones reached (PyTorch's MultiStepLR, whose
+ * milestones count the epochs completed before the decay). */
+static double step_factor(const eqs_optimizer_config *cfg, int32_t epoch)
+{
+    double f = 1;
+    for (int32_t i = 0; i < cfg->n_milestones; i++)
+        if (cfg->milestones[i] <= epoch)
+            f *= cfg->gamma;
+    return f;
+}
+
 void eqs_optim_set_epoch(eqs_optim *opt, int32_t epoch)
 {
     int32_t period = opt->cfg.schedule_epochs > 0 ? opt->cfg.schedule_epochs : opt->total_epochs;
@@ -79,6 +93,8 @@ void eqs_optim_set_epoch(eqs_optim *opt, int32_t epoch)
             double lr_final = lr * opt->cfg.lr_final_frac;
             double e = epoch < period ? epoch : period;
             lr = lr_final + (lr - lr_final) * 0.5 * (1.0 + cos(3.141592653589793 * e / period));
+        } else if (opt->cfg.schedule == EQS_SCHED_STEP) {
+            lr *= step_factor(&opt->cfg, epoch);
         }
         opt->lr[k] = lr;
     }
@@ -103,6 +119,20 @@ static void sgd_delta(const eqs_optim *opt, double lr, eqs_real *restrict g, eqs
         eqs_real v = mu * mom[i] + gi;
         mom[i] = v;
         g[i] = neg_lr * v;
+    }
+}
+
+/* v holds lr * (PyTorch's momentum): a decayed lr scales only the gradients still to come. */
+static void sgd_lr_in_momentum_delta(const eqs_optim *opt, double lr, eqs_real *restrict g,
+                                     eqs_real *restrict mom, const eqs_real *restrict th, int64_t n)
+{
+    const eqs_real mu = (eqs_real)opt->cfg.momentum, wd = (eqs_real)opt->cfg.weight_decay;
+    const eqs_real lr_r = (eqs_real)lr;
+    for (int64_t i = 0; i < n; i++) {
+        eqs_real gi = g[i] + (th ? wd * th[i] : 0);
+        eqs_real v = mu * mom[i] + lr_r * gi;
+        mom[i] = v;
+        g[i] = -v;
     }
 }
 
@@ -139,6 +169,8 @@ static void param_delta(const eqs_optim *opt, double lr, eqs_real *g, int32_t la
     eqs_real *s0 = slot_of(opt, 0, layer, kind);
     if (opt->cfg.kind == EQS_OPT_SGD)
         sgd_delta(opt, lr, g, s0, th, n);
+    else if (opt->cfg.kind == EQS_OPT_SGD_LR_IN_MOMENTUM)
+        sgd_lr_in_momentum_delta(opt, lr, g, s0, th, n);
     else
         adam_delta(opt, lr, g, s0, slot_of(opt, 1, layer, kind), th, n);
 }
@@ -165,6 +197,8 @@ void eqs_optim_step(eqs_optim *opt, eqs_crnn *net, eqs_grads *g)
         step_tile(opt, eqs_crnn_tile(net, k), g->w[k], k, PARAM_W);
         if (g->wb[k])
             step_tile(opt, eqs_crnn_tile_back(net, k), g->wb[k], k, PARAM_WB);
+        if (!eqs_crnn_has_bias(net, k))
+            continue; /* bias-free layers: b stays exactly zero */
         int32_t n_b = eqs_crnn_n_bias(net, k);
         eqs_real *bias = eqs_crnn_bias(net, k);
         param_delta(opt, opt->lr[k], g->b[k], k, PARAM_B, decay ? bias : NULL, n_b);
@@ -182,6 +216,8 @@ const char *eqs_optim_slot_name(const eqs_optim *opt, int32_t slot)
 {
     if (opt->cfg.kind == EQS_OPT_SGD)
         return "momentum";
+    if (opt->cfg.kind == EQS_OPT_SGD_LR_IN_MOMENTUM)
+        return "velocity"; /* lr * momentum: another quantity, so another file name */
     return slot == 0 ? "m" : "v";
 }
 

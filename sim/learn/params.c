@@ -1,6 +1,7 @@
 /* params.c — a network's tensors as one .npy per tensor, named after the model's layers:
  * <prefix><layer>.weight ([out, in] dense, [C_out, C_in, k, k] conv) and <prefix><layer>.bias
- * — the names other tools cross-check with (PyTorch's state_dict). */
+ * — the names other tools cross-check with (PyTorch's state_dict, which has no bias entry for a
+ * layer built with bias=False: neither do we for a model with `bias: false`). */
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@ eqs_status eqs_tensors_save(eqs_crnn *net, const eqs_grads *g, const char *dir, 
         if (st != EQS_OK)
             return st;
         tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "bias");
-        if ((st = eqs_npy_write_real(path, 1, &n_b, g->b[k], err)) != EQS_OK)
+        if (eqs_crnn_has_bias(net, k) &&
+            (st = eqs_npy_write_real(path, 1, &n_b, g->b[k], err)) != EQS_OK)
             return st;
         tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "weight_back");
         if (g->wb[k] && (st = eqs_npy_write_real(path, ndim, shape, g->wb[k], err)) != EQS_OK)
@@ -62,7 +64,8 @@ eqs_status eqs_tensors_load(eqs_crnn *net, eqs_grads *g, const char *dir, const 
         if (st != EQS_OK)
             return st;
         tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "bias");
-        if ((st = load_one(path, 1, &n_b, g->b[k], n_b, err)) != EQS_OK)
+        if (eqs_crnn_has_bias(net, k) &&
+            (st = load_one(path, 1, &n_b, g->b[k], n_b, err)) != EQS_OK)
             return st;
         tensor_path(path, sizeof path, dir, prefix, m->layers[k].name, "weight_back");
         if (g->wb[k] &&

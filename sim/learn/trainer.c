@@ -1,5 +1,5 @@
-/* trainer.c — one network, its learning rule and its optimizer: gradient estimates, training
- * steps with divergence checks, and inference. */
+/* trainer.c — one network, its learning rule (EP, BPTT or PEPITA) and its optimizer: gradient
+ * estimates, training steps with divergence checks, and inference. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -9,6 +9,7 @@ struct eqs_trainer {
     eqs_experiment_config cfg;
     eqs_crnn *net;
     eqs_ep *ep;
+    eqs_pepita *pepita;
     eqs_bptt *bptt;
     eqs_optim *optim;
     eqs_grads g;
@@ -21,6 +22,7 @@ void eqs_trainer_destroy(eqs_trainer *tr)
     if (!tr)
         return;
     eqs_ep_destroy(tr->ep);
+    eqs_pepita_destroy(tr->pepita);
     eqs_bptt_destroy(tr->bptt);
     eqs_optim_destroy(tr->optim);
     eqs_grads_free(&tr->g);
@@ -38,8 +40,15 @@ static eqs_status create_parts(eqs_trainer *tr, int32_t max_batch, eqs_err *err)
     eqs_status st = eqs_crnn_create(&tr->net, &tr->cfg.model, max_batch, err);
     if (st != EQS_OK)
         return st;
-    eqs_crnn_init_params(tr->net, tr->cfg.training.seed);
+    uint64_t seed = tr->cfg.training.seed;
+    if (a->name == EQS_ALGO_PEPITA) /* the authors' initialisation */
+        eqs_crnn_init_he_uniform(tr->net, seed);
+    else
+        eqs_crnn_init_params(tr->net, seed);
     if (a->name == EQS_ALGO_EP && (st = eqs_ep_create(&tr->ep, tr->net, a, err)) != EQS_OK)
+        return st;
+    if (a->name == EQS_ALGO_PEPITA &&
+        (st = eqs_pepita_create(&tr->pepita, tr->net, a, seed, err)) != EQS_OK)
         return st;
     if ((st = eqs_bptt_create(&tr->bptt, tr->net, a->t1, a->bptt_truncate, err)) != EQS_OK)
         return st;
@@ -89,6 +98,11 @@ eqs_ep *eqs_trainer_ep(eqs_trainer *tr)
     return tr->ep;
 }
 
+eqs_pepita *eqs_trainer_pepita(eqs_trainer *tr)
+{
+    return tr->pepita;
+}
+
 eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr)
 {
     return tr->bptt;
@@ -110,6 +124,8 @@ void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
     eqs_crnn_dropout_sample(tr->net, tr->cfg.training.seed, step);
     if (tr->ep)
         eqs_ep_estimate(tr->ep, eqs_trainer_beta_sign(tr, step), g, loss_sum, n_correct);
+    else if (tr->pepita)
+        eqs_pepita_estimate(tr->pepita, step, g, loss_sum, n_correct);
     else
         eqs_bptt_grads(tr->bptt, g, loss_sum, n_correct, NULL);
 }
@@ -134,8 +150,8 @@ eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y
     if (!isfinite(loss) || !grads_finite(tr->net, &tr->g))
         return eqs_err_set(err, EQS_EDIVERGED,
                            "training diverged at step %llu: loss %g or a gradient is not finite; "
-                           "lower optimizer.lr or algorithm.beta",
-                           (unsigned long long)step, loss);
+                           "lower optimizer.lr%s",
+                           (unsigned long long)step, loss, tr->pepita ? "" : " or algorithm.beta");
     eqs_optim_step(tr->optim, tr->net, &tr->g);
     return EQS_OK;
 }
@@ -145,6 +161,10 @@ void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
 {
     eqs_crnn_set_input(tr->net, x, y, batch);
     eqs_crnn_dropout_off(tr->net);
+    if (tr->pepita) {
+        eqs_pepita_infer(tr->pepita, loss_sum, n_correct);
+        return;
+    }
     eqs_state_zero(tr->net, &tr->s, batch);
     eqs_crnn_relax(tr->net, &tr->s, &tr->tmp, tr->cfg.algorithm.t1, 0);
     eqs_crnn_logits(tr->net, &tr->s, tr->logits);

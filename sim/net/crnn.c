@@ -80,6 +80,12 @@ eqs_tile *eqs_crnn_tile(eqs_crnn *net, int32_t layer)
     return net->conn[layer].tile;
 }
 
+bool eqs_crnn_has_bias(const eqs_crnn *net, int32_t layer)
+{
+    EQS_ASSERT(layer >= 0 && layer < net->n_layers);
+    return !net->model.no_bias;
+}
+
 eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer)
 {
     EQS_ASSERT(layer >= 0 && layer < net->n_layers);
@@ -123,6 +129,11 @@ const int32_t *eqs_crnn_targets(const eqs_crnn *net)
 int32_t eqs_crnn_batch(const eqs_crnn *net)
 {
     return net->batch;
+}
+
+const eqs_real *eqs_crnn_input_drive(const eqs_crnn *net)
+{
+    return net->drive0;
 }
 
 void eqs_crnn_destroy(eqs_crnn *net)
@@ -228,8 +239,10 @@ static void init_uniform(eqs_real *v, int64_t n, double bound, uint64_t seed, ui
         v[i] = (eqs_real)((2.0 * eqs_rng_uniform(&r) - 1.0) * bound);
 }
 
-/* Streams: W_k 2k, b_k 2k+1, W^b_k 1000+k (drawn independently of W_k, as in Laborieux). */
-void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
+/* Streams: W_k 2k, b_k 2k+1, W^b_k 1000+k (drawn independently of W_k, as in Laborieux). W's
+ * bound is w_gain / sqrt(fan_in); the biases' is 1 / sqrt(fan_in), and a model without biases
+ * keeps them at zero. */
+static void init_params(eqs_crnn *net, uint64_t seed, double w_gain)
 {
     for (int32_t k = 0; k < net->n_layers; k++) {
         eqs_conn *c = &net->conn[k];
@@ -237,15 +250,29 @@ void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
         double bound = 1.0 / sqrt((double)eqs_tile_n_in(c->tile)); /* fan_in = C_in*k*k */
         eqs_real *w = malloc(sizeof(eqs_real) * (size_t)n_w);
         EQS_ASSERT(w != NULL);
-        init_uniform(w, n_w, bound, seed, (uint32_t)(2 * k));
+        init_uniform(w, n_w, w_gain * bound, seed, (uint32_t)(2 * k));
         eqs_tile_write(c->tile, w);
-        init_uniform(c->bias, c->n_bias, bound, seed, (uint32_t)(2 * k + 1));
+        if (net->model.no_bias)
+            memset(c->bias, 0, sizeof(eqs_real) * (size_t)c->n_bias);
+        else
+            init_uniform(c->bias, c->n_bias, bound, seed, (uint32_t)(2 * k + 1));
         if (net->has_back[k]) {
-            init_uniform(w, n_w, bound, seed, (uint32_t)(1000 + k));
+            init_uniform(w, n_w, w_gain * bound, seed, (uint32_t)(1000 + k));
             eqs_tile_write(net->back[k].tile, w);
         }
         free(w);
     }
+}
+
+void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed)
+{
+    init_params(net, seed, 1.0);
+}
+
+/* He-uniform is PyTorch's default scaled by sqrt(6): the same draws, a wider interval. */
+void eqs_crnn_init_he_uniform(eqs_crnn *net, uint64_t seed)
+{
+    init_params(net, seed, sqrt(6.0));
 }
 
 /* ---- states and gradient buffers ------------------------------------------------------- */
@@ -348,6 +375,10 @@ void eqs_activation_apply(eqs_activation a, const eqs_real *pre, eqs_real *out, 
         for (int64_t i = 0; i < n; i++)
             out[i] = (eqs_real)tanh((double)pre[i]);
         break;
+    case EQS_ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            out[i] = pre[i] > 0 ? pre[i] : 0;
+        break;
     }
 }
 
@@ -375,6 +406,10 @@ void eqs_activation_grad(eqs_activation a, const eqs_real *pre, eqs_real *dout, 
             double t = tanh((double)pre[i]);
             dout[i] = (eqs_real)(1.0 - t * t);
         }
+        break;
+    case EQS_ACT_RELU: /* 0 at 0, like PyTorch's */
+        for (int64_t i = 0; i < n; i++)
+            dout[i] = pre[i] > 0 ? 1 : 0;
         break;
     }
 }

@@ -30,6 +30,7 @@ typedef enum eqs_activation {
     EQS_ACT_HARD_SIGMOID_HALF = 1, /* "hard_sigmoid_half": clamp(x/2, 0, 1) (Laborieux eq. 51) */
     EQS_ACT_SIGMOID = 2,           /* "sigmoid" */
     EQS_ACT_TANH = 3,              /* "tanh" */
+    EQS_ACT_RELU = 4,              /* "relu": max(x, 0) (PEPITA's hidden layers) */
 } eqs_activation;
 
 typedef enum eqs_loss {
@@ -90,13 +91,25 @@ typedef struct eqs_model_config {
     eqs_loss loss;
     eqs_readout readout;
     eqs_feedback feedback;          /* default symmetric */
+    int32_t no_bias;                /* key "bias" (default true) negated, so that a zeroed struct
+                                       keeps the biases: when set, every b_k stays zero, is never
+                                       updated and has no file (PEPITA's bias-free layers) */
     char source_path[EQS_PATH_LEN]; /* file it was loaded from ("" if inline) */
 } eqs_model_config;
 
 typedef enum eqs_algorithm {
-    EQS_ALGO_EP = 0,   /* "ep" */
-    EQS_ALGO_BPTT = 1, /* "bptt" */
+    EQS_ALGO_EP = 0,     /* "ep" */
+    EQS_ALGO_BPTT = 1,   /* "bptt" */
+    EQS_ALGO_PEPITA = 2, /* "pepita": two forward passes, the second with the input modulated by
+                            the error (Dellaferrera & Kreiman 2022; docs/pepita.md) */
 } eqs_algorithm;
+
+typedef enum eqs_pepita_modulation {
+    EQS_PEPITA_MOD_ERROR = 0,  /* "error":  x' = x + F e (PEPITA) */
+    EQS_PEPITA_MOD_NONE = 1,   /* "none":   x' = x, i.e. F = 0 (the paper's appendix D ablation) */
+    EQS_PEPITA_MOD_RANDOM = 2, /* "random": x' = x + F (k r), r uniform on [0, 1) per sample and
+                                  class (appendix D) */
+} eqs_pepita_modulation;
 
 typedef enum eqs_rule {
     EQS_RULE_EP = 0,    /* "ep": the contrast of dPhi/dtheta (symmetric feedback) */
@@ -114,12 +127,20 @@ typedef enum eqs_estimator {
 typedef enum eqs_optimizer_kind {
     EQS_OPT_SGD = 0,  /* "sgd":  v <- mu v + g (+wd th); th <- th - lr v (PyTorch's form) */
     EQS_OPT_ADAM = 1, /* "adam": PyTorch's Adam (L2 weight decay added to the gradient) */
+    EQS_OPT_SGD_LR_IN_MOMENTUM = 2, /* "sgd_lr_in_momentum": v <- mu v + lr g (+wd th);
+                                       th <- th - v (the PEPITA authors' form: after a change of
+                                       lr the old momentum keeps its old scale) */
 } eqs_optimizer_kind;
 
 typedef enum eqs_schedule {
     EQS_SCHED_CONSTANT = 0, /* "constant" */
     EQS_SCHED_COSINE = 1,   /* "cosine": lr_e = lr_final + (lr - lr_final)(1 + cos(pi e / E))/2 */
+    EQS_SCHED_STEP = 2,     /* "step": lr_e = lr gamma^(number of milestones m <= e), e the 0-based
+                               epoch (PyTorch's MultiStepLR): milestone 60 decays from the 61st
+                               epoch on */
 } eqs_schedule;
+
+#define EQS_MAX_MILESTONES 16
 
 typedef enum eqs_data_format {
     EQS_DATA_MNIST = 0,   /* "mnist": the four IDX files (gz or raw), e.g. Fashion-MNIST */
@@ -145,6 +166,9 @@ typedef struct eqs_algorithm_config {
     int32_t t1, t2;          /* free and nudged steps, >= 1 */
     int32_t bptt_truncate;   /* BPTT: back-propagate through the last K of the t1 steps;
                                 0 = all t1 steps */
+    eqs_pepita_modulation pepita_modulation; /* PEPITA only; default error */
+    double pepita_f_scale;      /* F uniform on +-f_scale sqrt(6 / n_features); default 0.05 */
+    double pepita_random_scale; /* k of the random modulation; default 1 */
 } eqs_algorithm_config;
 
 typedef struct eqs_optimizer_config {
@@ -157,6 +181,9 @@ typedef struct eqs_optimizer_config {
     eqs_schedule schedule;
     double lr_final_frac;    /* cosine: final lr as a fraction of each layer's lr */
     int32_t schedule_epochs; /* cosine period E; 0 = training.epochs */
+    int32_t n_milestones;    /* step: how many milestones (0 .. EQS_MAX_MILESTONES) */
+    int32_t milestones[EQS_MAX_MILESTONES]; /* step: strictly increasing epochs, >= 1 */
+    double gamma;                           /* step: factor at each milestone; default 0.1 */
 } eqs_optimizer_config;
 
 typedef struct eqs_training_config {
@@ -200,6 +227,7 @@ const char *eqs_data_format_name(eqs_data_format f);
 const char *eqs_feedback_name(eqs_feedback f);
 const char *eqs_optimizer_name(eqs_optimizer_kind o);
 const char *eqs_schedule_name(eqs_schedule s);
+const char *eqs_pepita_modulation_name(eqs_pepita_modulation m);
 const char *eqs_layer_type_name(eqs_layer_type t);
 const char *eqs_pool_name(eqs_pool p);
 

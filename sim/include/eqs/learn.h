@@ -1,6 +1,6 @@
 /* eqs/learn.h — learning rules on the CRNN: Equilibrium Propagation (one-sided, random-sign,
- * symmetric), BPTT through the same dynamics (the yardstick), optimizers and schedules,
- * checkpoints.
+ * symmetric), BPTT through the same dynamics (the yardstick), PEPITA on its feed-forward
+ * layers, optimizers and schedules, checkpoints.
  *
  * Every gradient these functions produce is an estimate of dL/dtheta averaged over the batch,
  * with the sign an optimizer descends (PyTorch's .grad convention).
@@ -67,6 +67,64 @@ void eqs_bptt_grads(eqs_bptt *bp, eqs_grads *g, double *loss_sum, int32_t *n_cor
                     eqs_bptt_trace *trace);
 const eqs_state *eqs_bptt_state_final(const eqs_bptt *bp);
 
+/* ---- PEPITA ------------------------------------------------------------------------------ */
+
+/* PEPITA (Dellaferrera & Kreiman 2022; docs/pepita.md) on the CRNN's layers evaluated once,
+ * front to back: hidden layers k = 1..N-1 (the dynamic ones) and the softmax readout N. With
+ * M_k the dropout masks of the net (eqs_crnn_dropout_sample; the same in both passes):
+ *     standard:  h_0 = x,  h_k = M_k (.) sigma(W_k h_{k-1} + b_k),  y = softmax(W_N h_{N-1} + b_N),
+ *                e = y - onehot(target)
+ *     modulated: h'_0 = x' = x + F e (error), x (none) or x + F (k r) (random; r uniform on
+ *                [0, 1) per sample and class from eqs_rng(seed, PEPITA_MOD, step)), then the
+ *                same layers -> h'_k, e'
+ *     g_1 = (h_1 - h'_1) x'^T / B,  g_k = (h_k - h'_k) h'_{k-1}^T / B,  g_N = e' h'_{N-1}^T / B
+ * (biases, when the model has them: the same without the presynaptic term). g = -Delta W: the
+ * sign an optimizer descends. A conv layer (the paper's §3.3) sums, per filter, each output
+ * pixel's h - h' times the patch of h'_{k-1} behind it in the modulated pass, divided by B and
+ * the pixels per channel; a network with a conv layer uses e, not e', for g_N (the authors'
+ * conv code). F [n_features, n_classes] is uniform on +-pepita_f_scale sqrt(6 / n_features)
+ * from eqs_rng(seed, EQS_RNG_PEPITA_F, 0) (zero for modulation none). Needs readout softmax
+ * and symmetric feedback (EQS_EINVAL otherwise). */
+typedef struct eqs_pepita eqs_pepita;
+
+eqs_status eqs_pepita_create(eqs_pepita **out, eqs_crnn *net, const eqs_algorithm_config *alg,
+                             uint64_t seed, eqs_err *err);
+void eqs_pepita_destroy(eqs_pepita *p);
+
+/* Both passes on the net's current input (eqs_crnn_set_input) with its current masks; writes g
+ * for every parameter. step keys the random modulation only. *loss_sum (cross-entropy summed
+ * over the batch) and *n_correct describe the standard pass (NULL to skip). */
+void eqs_pepita_estimate(eqs_pepita *p, uint64_t step, eqs_grads *g, double *loss_sum,
+                         int32_t *n_correct);
+/* The standard pass alone: PEPITA's inference (turn dropout off first). */
+void eqs_pepita_infer(eqs_pepita *p, double *loss_sum, int32_t *n_correct);
+
+/* The activities of the last estimate's standard or modulated pass (borrowed, valid until the
+ * next call): rows = the batch. */
+typedef struct eqs_pepita_pass {
+    int32_t n_hidden;                    /* N - 1 */
+    const eqs_real *input;               /* x or x' [batch, n_0] */
+    const eqs_real *act[EQS_MAX_LAYERS]; /* h_k [batch, n_k], k = 1..N-1 at index k-1 */
+    const eqs_real *logits;              /* W_N h_{N-1} + b_N [batch, n_classes] */
+    const eqs_real *error;               /* e = softmax(logits) - onehot [batch, n_classes] */
+} eqs_pepita_pass;
+void eqs_pepita_get_pass(const eqs_pepita *p, bool modulated, eqs_pepita_pass *out);
+
+/* F [n_features, n_classes], row-major; callers may overwrite it (a loaded or hand-made F). */
+eqs_real *eqs_pepita_f(eqs_pepita *p);
+/* <dir>/pepita.F.npy. load: when the file exists (*found = true) it replaces F, checking the
+ * shape; when it does not, F stays as it is (*found = false, EQS_OK). */
+eqs_status eqs_pepita_save_f(const eqs_pepita *p, const char *dir, eqs_err *err);
+eqs_status eqs_pepita_load_f(eqs_pepita *p, const char *dir, bool *found, eqs_err *err);
+
+/* The angle in degrees between W_N ... W_1 [n_classes, n_features] and F^T, both flattened
+ * (the paper's Fig. 3b: ~90 at initialisation, > 90 as PEPITA anti-aligns them); NaN when
+ * either is zero; EQS_EINVAL for a network with a conv layer (conv + pooling is not one
+ * matrix). Allocates its scratch (call it per epoch, not per step). */
+eqs_status eqs_pepita_alignment_deg(eqs_pepita *p, double *deg, eqs_err *err);
+/* Whether that angle exists: dense layers only, and an F that is not zero (modulation none). */
+bool eqs_pepita_has_angle(const eqs_pepita *p);
+
 /* ---- optimizers ------------------------------------------------------------------------- */
 
 typedef struct eqs_optim eqs_optim;
@@ -81,9 +139,11 @@ double eqs_optim_lr(const eqs_optim *opt, int32_t layer);
  * through the tiles (eqs_tile_update_delta); biases directly. */
 void eqs_optim_step(eqs_optim *opt, eqs_crnn *net, eqs_grads *g);
 
-/* State for checkpoints: slot 0 is SGD's momentum or Adam's m, slot 1 Adam's v. */
+/* State for checkpoints: slot 0 is SGD's momentum (sgd_lr_in_momentum: its velocity, lr times
+ * the momentum) or Adam's m, slot 1 Adam's v. */
 int32_t eqs_optim_n_slots(const eqs_optim *opt);
-const char *eqs_optim_slot_name(const eqs_optim *opt, int32_t slot); /* "momentum", "m", "v" */
+/* "momentum", "velocity", "m", "v" */
+const char *eqs_optim_slot_name(const eqs_optim *opt, int32_t slot);
 eqs_grads *eqs_optim_slot(eqs_optim *opt, int32_t slot);
 int64_t eqs_optim_steps(const eqs_optim *opt);
 void eqs_optim_set_steps(eqs_optim *opt, int64_t steps);
@@ -105,19 +165,21 @@ eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err);
 
 /* ---- a training session ------------------------------------------------------------------- */
 
-/* Ties a network, its learning rule (EP or BPTT from the experiment) and its optimizer
+/* Ties a network, its learning rule (EP, BPTT or PEPITA from the experiment) and its optimizer
  * together; the epoch loop, data and files belong to the caller (eqsim train). */
 typedef struct eqs_trainer eqs_trainer;
 
-/* Creates the network (parameters initialised from training.seed), the rule and the optimizer.
- * max_batch bounds every later batch (training and evaluation). */
+/* Creates the network (parameters initialised from training.seed: PyTorch's default, He-uniform
+ * for PEPITA), the rule and the optimizer. max_batch bounds every later batch (training and
+ * evaluation). */
 eqs_status eqs_trainer_create(eqs_trainer **out, const eqs_experiment_config *cfg,
                               int32_t max_batch, eqs_err *err);
 void eqs_trainer_destroy(eqs_trainer *tr);
 eqs_crnn *eqs_trainer_net(eqs_trainer *tr);
 eqs_optim *eqs_trainer_optim(eqs_trainer *tr);
-eqs_ep *eqs_trainer_ep(eqs_trainer *tr);     /* NULL unless the algorithm is EP */
-eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr); /* always available: the yardstick */
+eqs_ep *eqs_trainer_ep(eqs_trainer *tr);         /* NULL unless the algorithm is EP */
+eqs_pepita *eqs_trainer_pepita(eqs_trainer *tr); /* NULL unless the algorithm is PEPITA */
+eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr);     /* always available: the yardstick */
 
 /* The sign of beta for training step `step` (+1 unless the estimator is random_sign, where it
  * is drawn from eqs_rng(seed, EQS_RNG_SIGN, step)). */
@@ -133,7 +195,8 @@ void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
 eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                             uint64_t step, double *loss_sum, int32_t *n_correct, eqs_err *err);
 
-/* Free phase (T1 steps) on a batch: loss sum and number correct of the steady state. */
+/* Inference on a batch, dropout off: loss sum and number correct of the free phase's steady
+ * state (T1 steps; EP and BPTT) or of the standard forward pass (PEPITA). */
 void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                        double *loss_sum, int32_t *n_correct);
 

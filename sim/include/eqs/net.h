@@ -66,10 +66,16 @@ eqs_tile *eqs_crnn_tile_back(eqs_crnn *net, int32_t layer);
 /* W_k's shape as files show it: [out, in] (dense) or [C_out, C_in, k, k] (conv); returns ndim. */
 int32_t eqs_crnn_weight_shape(const eqs_crnn *net, int32_t layer, int64_t shape[4]);
 eqs_real *eqs_crnn_bias(eqs_crnn *net, int32_t layer); /* [n_out], digital periphery */
+/* False for a model with `bias: false`: b_k stays zero, is not trained and has no file. */
+bool eqs_crnn_has_bias(const eqs_crnn *net, int32_t layer);
 
 /* PyTorch nn.Linear's default: W and b uniform on +-1/sqrt(fan_in), drawn from
  * eqs_rng(seed, EQS_RNG_INIT_W, 2k) for W_k and (.., 2k+1) for b_k. */
 void eqs_crnn_init_params(eqs_crnn *net, uint64_t seed);
+/* He-uniform (He et al. 2015; the PEPITA authors' initialisation): W uniform on
+ * +-sqrt(6 / fan_in), the same draws as eqs_crnn_init_params scaled by sqrt(6); biases as there.
+ * Both leave the biases of a model without biases at zero. */
+void eqs_crnn_init_he_uniform(eqs_crnn *net, uint64_t seed);
 
 /* State buffers for max_batch rows; free with eqs_state_free. */
 eqs_status eqs_state_alloc(const eqs_crnn *net, eqs_state *st, eqs_err *err);
@@ -85,6 +91,9 @@ void eqs_grads_zero(const eqs_crnn *net, eqs_grads *g);
  * (class indices), and computes the static input drive W_1 x + b_1. */
 void eqs_crnn_set_input(eqs_crnn *net, const eqs_real *x, const int32_t *y, int32_t batch);
 const eqs_real *eqs_crnn_input(const eqs_crnn *net);
+/* F_1(x) [batch, n_1] of the current input (computed by eqs_crnn_set_input): a feed-forward
+ * pass reuses it rather than multiplying by W_1 again. */
+const eqs_real *eqs_crnn_input_drive(const eqs_crnn *net);
 const int32_t *eqs_crnn_targets(const eqs_crnn *net);
 int32_t eqs_crnn_batch(const eqs_crnn *net);
 
