@@ -8,33 +8,34 @@
 
 static void grads_usage(FILE *f)
 {
-    fputs(
-        "usage: eqsim grads EXPERIMENT.yaml --weights DIR --inputs X.npy --labels Y.npy\n"
-        "                   --out DIR [--set key=value ...] [--threads N]\n"
-        "\n"
-        "Computes the states and gradient estimates of one batch without updating anything.\n"
-        "  --weights DIR   <layer>.weight.npy [out,in] and <layer>.bias.npy [out] per layer\n"
-        "                  (no bias files for a model with bias: false)\n"
-        "  --inputs X.npy  float32/float64 [N, features] (or [N, C, H, W]), already scaled as\n"
-        "                  the model expects (no data.normalize is applied)\n"
-        "  --labels Y.npy  int32 (or int64) class indices [N]\n"
-        "  --out DIR       receives state_free.<layer>.npy, state_pos.<layer>.npy,\n"
-        "                  state_neg.<layer>.npy (symmetric EP), logits_{free,pos,neg}.npy\n"
-        "                  (softmax readout), grad_ep.<param>.npy (EP) and grad_bptt.<param>.npy\n"
-        "                  (always): dL/dtheta averaged over the batch, descent sign (PyTorch's\n"
-        "                  .grad). BPTT runs algorithm.t1 steps, truncated to bptt_truncate.\n"
-        "Random-sign EP uses the sign of training step 0.\n"
-        "\n"
-        "PEPITA (algorithm.name: pepita) runs its two passes with dropout off and writes\n"
-        "  act_std.<layer>.npy, act_mod.<layer>.npy  hidden activities h, h' [N, units]\n"
-        "                     ([N, C, H, W] for a conv layer)\n"
-        "  input_mod.npy      x' = x + F e [N, features] (none: x; random: x + F k r, step 0)\n"
-        "  error_std.npy, error_mod.npy   e = softmax - onehot, e' [N, classes]\n"
-        "  grad_pepita.<param>.npy   -Delta W averaged over the batch (descent sign)\n"
-        "  pepita.F.npy       the F used [features, classes]: DIR/pepita.F.npy when --weights\n"
-        "                     holds one (it replaces the F drawn from training.seed), else the\n"
-        "                     drawn one. No BPTT gradient: PEPITA's network has no dynamics.\n",
-        f);
+    fputs("usage: eqsim grads EXPERIMENT.yaml --weights DIR --inputs X.npy --labels Y.npy\n"
+          "                   --out DIR [--set key=value ...] [--threads N]\n"
+          "\n"
+          "Computes the states and gradient estimates of one batch without updating anything.\n"
+          "  --weights DIR   <layer>.weight.npy [out,in] and <layer>.bias.npy [out] per layer\n"
+          "                  (no bias files for a model with bias: false)\n"
+          "  --inputs X.npy  float32/float64 [N, features] (or [N, C, H, W]), already scaled as\n"
+          "                  the model expects (no data.normalize is applied)\n"
+          "  --labels Y.npy  int32 (or int64) class indices [N]\n"
+          "  --out DIR       receives state_free.<layer>.npy, state_pos.<layer>.npy,\n"
+          "                  state_neg.<layer>.npy (symmetric EP), logits_{free,pos,neg}.npy\n"
+          "                  (softmax readout), grad_<rule>.<param>.npy (EP: grad_ep, or\n"
+          "                  grad_vf / grad_kp_vf with asymmetric feedback, whose params include\n"
+          "                  <layer>.weight_back) and grad_bptt.<param>.npy\n"
+          "                  (always): dL/dtheta averaged over the batch, descent sign (PyTorch's\n"
+          "                  .grad). BPTT runs algorithm.t1 steps, truncated to bptt_truncate.\n"
+          "Random-sign EP uses the sign, and dropout the masks, of training step 0.\n"
+          "\n"
+          "PEPITA (algorithm.name: pepita) runs its two passes with dropout off and writes\n"
+          "  act_std.<layer>.npy, act_mod.<layer>.npy  hidden activities h, h' [N, units]\n"
+          "                     ([N, C, H, W] for a conv layer)\n"
+          "  input_mod.npy      x' = x + F e [N, features] (none: x; random: x + F k r, step 0)\n"
+          "  error_std.npy, error_mod.npy   e = softmax - onehot, e' [N, classes]\n"
+          "  grad_pepita.<param>.npy   -Delta W averaged over the batch (descent sign)\n"
+          "  pepita.F.npy       the F used [features, classes]: DIR/pepita.F.npy when --weights\n"
+          "                     holds one (it replaces the F drawn from training.seed), else the\n"
+          "                     drawn one. No BPTT gradient: PEPITA's network has no dynamics.\n",
+          f);
 }
 
 typedef struct grads_opts {
