@@ -83,7 +83,7 @@ static inline void test_grads_dist(eqs_crnn *net, const eqs_grads *a, const eqs_
 /* The mean loss after `steps` free steps from zero on the net's current batch (it re-runs
  * set_input so that perturbed first-layer parameters take effect). */
 static inline double test_loss_after(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps,
-                         eqs_real *logits, eqs_real *dl)
+                                     eqs_real *logits, eqs_real *dl)
 {
     int32_t b = eqs_crnn_batch(net);
     eqs_crnn_set_input(net, eqs_crnn_input(net), eqs_crnn_targets(net), b);

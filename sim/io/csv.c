@@ -264,8 +264,8 @@ eqs_status eqs_plot_csv(const char *csv_path, const char *png_path, const char *
             continue;
         }
         column_name(header, col, names[i], sizeof names[i]);
-        lines[i] = (eqs_plot_line){.y_col = col, .color = i, .dash = EQS_DASH_SOLID,
-                                   .title = names[i]};
+        lines[i] =
+            (eqs_plot_line){.y_col = col, .color = i, .dash = EQS_DASH_SOLID, .title = names[i]};
     }
     eqs_plot_panel panel = {.title = title, .ylabel = ylabel, .lines = lines, .n_lines = n_y};
     return eqs_plot_lines(csv_path, png_path, title, xlabel, x_col, &panel, 1, err);
