@@ -233,33 +233,6 @@ static eqs_model_config conv_model(eqs_activation act, eqs_loss loss, eqs_readou
     return m;
 }
 
-/* part 0: W_k, 1: b_k, 2: W^b_k */
-static void perturb(eqs_crnn *net, int32_t k, int part, int64_t i, double delta)
-{
-    if (part == 1) {
-        eqs_crnn_bias(net, k)[i] += delta;
-        return;
-    }
-    eqs_tile *t = part == 0 ? eqs_crnn_tile(net, k) : eqs_crnn_tile_back(net, k);
-    eqs_real *w = calloc((size_t)eqs_crnn_n_weights(net, k), sizeof(eqs_real));
-    eqs_tile_read(t, w);
-    w[i] += delta;
-    eqs_tile_write(t, w);
-    free(w);
-}
-
-static int64_t part_size(eqs_crnn *net, int32_t k, int part)
-{
-    if (part == 2 && !eqs_crnn_has_back(net, k))
-        return 0;
-    return part == 1 ? eqs_crnn_n_bias(net, k) : eqs_crnn_n_weights(net, k);
-}
-
-static double part_value(const eqs_grads *g, int32_t k, int part, int64_t i)
-{
-    return part == 0 ? g->w[k][i] : (part == 1 ? g->b[k][i] : g->wb[k][i]);
-}
-
 static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss loss,
                                eqs_readout readout, eqs_pool pool2, eqs_feedback fb, double dropout)
 {
@@ -289,13 +262,13 @@ static void check_conv_bptt_fd(const char *label, eqs_activation act, eqs_loss l
     double worst = 0, ref = 0;
     for (int32_t k = 0; k < 3; k++)
         for (int part = 0; part < 3; part++) {
-            for (int64_t i = 0; i < part_size(net, k, part); i++) {
-                perturb(net, k, part, i, h);
+            for (int64_t i = 0; i < test_part_size(net, k, part); i++) {
+                test_perturb(net, k, part, i, h);
                 double lp = test_loss_after(net, &s, &tmp, steps, logits, dl);
-                perturb(net, k, part, i, -2 * h);
+                test_perturb(net, k, part, i, -2 * h);
                 double lm = test_loss_after(net, &s, &tmp, steps, logits, dl);
-                perturb(net, k, part, i, h);
-                double fd = (lp - lm) / (2 * h), an = part_value(&g, k, part, i);
+                test_perturb(net, k, part, i, h);
+                double fd = (lp - lm) / (2 * h), an = test_part_value(&g, k, part, i);
                 worst = fmax(worst, fabs(fd - an));
                 ref = fmax(ref, fabs(fd));
             }
@@ -377,13 +350,13 @@ static double fd_directional(eqs_crnn *net, int32_t k, int part, int64_t i, cons
                              const eqs_state *v, eqs_state *o, eqs_state *pre)
 {
     const double h = 1e-6;
-    perturb(net, k, part, i, h);
+    test_perturb(net, k, part, i, h);
     preact(net, s, o, pre);
     double p = state_dot(net, pre, v);
-    perturb(net, k, part, i, -2 * h);
+    test_perturb(net, k, part, i, -2 * h);
     preact(net, s, o, pre);
     double m = state_dot(net, pre, v);
-    perturb(net, k, part, i, h);
+    test_perturb(net, k, part, i, h);
     return (p - m) / (2 * h);
 }
 
@@ -430,9 +403,9 @@ static void check_vf_against_definition(eqs_rule rule)
     const double c = -1.0 / (2 * beta * batch);
     double worst = 0, ref = 0;
     for (int32_t k = 0; k < eqs_crnn_n_dynamic(net); k++)
-        for (int64_t i = 0; i < part_size(net, k, 0); i++)
+        for (int64_t i = 0; i < test_part_size(net, k, 0); i++)
             for (int part = 0; part < 3; part++) {
-                if (i >= part_size(net, k, part))
+                if (i >= test_part_size(net, k, part))
                     continue;
                 double want;
                 if (rule == EQS_RULE_VF) {
@@ -448,7 +421,7 @@ static void check_vf_against_definition(eqs_rule rule)
                         continue; /* equal to part 0 (checked below) */
                     }
                 }
-                worst = fmax(worst, fabs(part_value(&g, k, part, i) - want));
+                worst = fmax(worst, fabs(test_part_value(&g, k, part, i) - want));
                 ref = fmax(ref, fabs(want));
             }
     printf("%s vs its definition (FD of F): max error %.2e (max |g| %.2e)\n", eqs_rule_name(rule),

@@ -22,21 +22,6 @@
 
 /* ---- 1. BPTT vs finite differences ------------------------------------------------------- */
 
-/* Perturbs one parameter (layer k, weight index i or bias index i) by delta. */
-static void nudge_param(eqs_crnn *net, int32_t k, bool bias, int64_t i, double delta)
-{
-    if (bias) {
-        eqs_crnn_bias(net, k)[i] += (eqs_real)delta;
-        return;
-    }
-    eqs_tile *t = eqs_crnn_tile(net, k);
-    eqs_real *w = eqs_calloc((size_t)test_w_size(net, k), sizeof(eqs_real), NULL);
-    eqs_tile_read(t, w);
-    w[i] += (eqs_real)delta;
-    eqs_tile_write(t, w);
-    eqs_free(w);
-}
-
 static void check_bptt_fd(const char *label, eqs_activation act, eqs_loss loss, eqs_readout readout)
 {
     const int32_t sizes[] = {6, 5, 4, 3}, n_layers = 3, batch = 4, steps = 12;
@@ -63,17 +48,15 @@ static void check_bptt_fd(const char *label, eqs_activation act, eqs_loss loss, 
     const double h = 1e-6;
     double worst = 0, ref_max = 0;
     for (int32_t k = 0; k < n_layers; k++) {
-        for (int pass = 0; pass < 2; pass++) {
-            bool bias = pass == 1;
-            int64_t n = bias ? sizes[k + 1] : test_w_size(net, k);
-            for (int64_t i = 0; i < n; i++) {
-                nudge_param(net, k, bias, i, h);
+        for (int part = 0; part < 2; part++) {
+            for (int64_t i = 0; i < test_part_size(net, k, part); i++) {
+                test_perturb(net, k, part, i, h);
                 double lp = test_loss_after(net, &s, &tmp, steps, logits, dl);
-                nudge_param(net, k, bias, i, -2 * h);
+                test_perturb(net, k, part, i, -2 * h);
                 double lm = test_loss_after(net, &s, &tmp, steps, logits, dl);
-                nudge_param(net, k, bias, i, h);
+                test_perturb(net, k, part, i, h);
                 double fd = (lp - lm) / (2 * h);
-                double an = bias ? g.b[k][i] : g.w[k][i];
+                double an = test_part_value(&g, k, part, i);
                 double e = fabs(fd - an);
                 worst = e > worst ? e : worst;
                 ref_max = fabs(fd) > ref_max ? fabs(fd) : ref_max;

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "eqs/learn.h"
@@ -106,6 +107,34 @@ static inline double test_fit_slope(const double *xs, const double *ys, int n)
         sxx += (log(xs[i]) - mx) * (log(xs[i]) - mx);
     }
     return sxy / sxx;
+}
+
+/* Parameter tensors by part: 0 W_k, 1 b_k, 2 W^b_k (asymmetric feedback only). test_perturb adds
+ * delta to element i through the tile (or the bias), for finite differences. */
+static inline void test_perturb(eqs_crnn *net, int32_t k, int part, int64_t i, double delta)
+{
+    if (part == 1) {
+        eqs_crnn_bias(net, k)[i] += delta;
+        return;
+    }
+    eqs_tile *t = part == 0 ? eqs_crnn_tile(net, k) : eqs_crnn_tile_back(net, k);
+    eqs_real *w = calloc((size_t)eqs_crnn_n_weights(net, k), sizeof(eqs_real));
+    eqs_tile_read(t, w);
+    w[i] += delta;
+    eqs_tile_write(t, w);
+    free(w);
+}
+
+static inline int64_t test_part_size(eqs_crnn *net, int32_t k, int part)
+{
+    if (part == 2 && !eqs_crnn_has_back(net, k))
+        return 0;
+    return part == 1 ? eqs_crnn_n_bias(net, k) : eqs_crnn_n_weights(net, k);
+}
+
+static inline double test_part_value(const eqs_grads *g, int32_t k, int part, int64_t i)
+{
+    return part == 0 ? g->w[k][i] : (part == 1 ? g->b[k][i] : g->wb[k][i]);
 }
 
 #endif

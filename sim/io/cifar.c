@@ -12,6 +12,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "gz_impl.h"
+
 #include "eqs/io.h"
 
 #define RECORD         EQS_CIFAR10_RECORD_BYTES
@@ -38,25 +40,6 @@ typedef struct cifar_file {
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-/* Reads up to len bytes, looping because gzread takes an unsigned int length. *errnum is zlib's
- * state: Z_OK, Z_BUF_ERROR when a gzip stream ended early, anything else a failure. */
-static size_t gz_read_upto(gzFile gz, void *buf, size_t len, int *errnum)
-{
-    size_t total = 0;
-    *errnum = Z_OK;
-    while (total < len) {
-        size_t want = len - total < (1u << 30) ? len - total : (1u << 30);
-        int n = gzread(gz, (char *)buf + total, (unsigned)want);
-        if (n > 0)
-            total += (size_t)n;
-        if (n < (int)want) {
-            gzerror(gz, errnum);
-            break;
-        }
-    }
-    return total;
-}
-
 static eqs_status gz_failure(const cifar_file *f, eqs_err *err)
 {
     int errnum = Z_OK;
@@ -77,7 +60,7 @@ static eqs_status count_records(cifar_file *f, eqs_err *err)
     int errnum;
     size_t got;
     do {
-        got = gz_read_upto(f->gz, buf, sizeof buf, &errnum);
+        got = eqs_io__gz_read_upto(f->gz, buf, sizeof buf, &errnum);
         total += (long long)got;
     } while (got == sizeof buf);
     if (errnum == Z_BUF_ERROR)
@@ -122,7 +105,7 @@ static eqs_status read_records(const cifar_file *f, eqs_real *x, int32_t *y, eqs
     unsigned char rec[RECORD];
     for (int64_t i = 0; i < f->n; i++) {
         int errnum;
-        size_t got = gz_read_upto(f->gz, rec, sizeof rec, &errnum);
+        size_t got = eqs_io__gz_read_upto(f->gz, rec, sizeof rec, &errnum);
         if (errnum != Z_OK && errnum != Z_BUF_ERROR)
             return gz_failure(f, err);
         if (got < sizeof rec) /* the file shrank since it was counted */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "gz_impl.h"
+
 #include "eqs/io.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
@@ -18,10 +20,7 @@
 #define IDX_MAX_SIDE     4096
 #define IDX_CHUNK        65536
 
-/* Reads up to len bytes, looping because gzread takes an unsigned int length. Returns the count
- * read and zlib's error state in *errnum: Z_OK, Z_BUF_ERROR when a gzip stream ended early
- * (zlib's "unexpected end of file"), anything else for a corrupt stream or a read error. */
-static size_t gz_read_upto(gzFile gz, void *buf, size_t len, int *errnum)
+size_t eqs_io__gz_read_upto(gzFile gz, void *buf, size_t len, int *errnum)
 {
     size_t total = 0;
     *errnum = Z_OK;
@@ -56,7 +55,7 @@ static eqs_status read_exact(const char *path, gzFile gz, void *buf, size_t len,
                              long long what_total, long long what_done, eqs_err *err)
 {
     int errnum;
-    size_t got = gz_read_upto(gz, buf, len, &errnum);
+    size_t got = eqs_io__gz_read_upto(gz, buf, len, &errnum);
     if (errnum != Z_OK && errnum != Z_BUF_ERROR)
         return gz_stream_error(path, gz, err);
     if (got < len)
@@ -72,7 +71,7 @@ static eqs_status check_at_end(const char *path, gzFile gz, const char *what, lo
 {
     char extra[64];
     int errnum;
-    size_t got = gz_read_upto(gz, extra, sizeof extra, &errnum);
+    size_t got = eqs_io__gz_read_upto(gz, extra, sizeof extra, &errnum);
     if (got > 0)
         return eqs_err_set(err, EQS_EFORMAT,
                            "%s: too long: extra bytes after the %lld bytes of %s its header "
