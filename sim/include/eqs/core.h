@@ -100,6 +100,11 @@ typedef enum eqs_rng_purpose {
     EQS_RNG_DROPOUT = 9,     /* dropout masks (entity = training step) */
     EQS_RNG_PEPITA_F = 10,   /* PEPITA's fixed projection matrix F (entity 0) */
     EQS_RNG_PEPITA_MOD = 11, /* PEPITA's random-modulation ablation (entity = training step) */
+    EQS_RNG_DEVICE_D2D = 12,   /* fabrication: device-to-device spread, stuck devices (entity =
+                                  tile id) */
+    EQS_RNG_DEVICE_C2C = 13,   /* each programming pulse's cycle-to-cycle noise (entity = tile) */
+    EQS_RNG_READ_NOISE = 14,   /* each analog read's noise (entity = tile id) */
+    EQS_RNG_PULSE_ROUND = 15,  /* dW -> pulse counts: stochastic rounding, pulse trains (tile) */
 } eqs_rng_purpose;
 
 /* A stream is (seed, purpose, entity); draw i of it is block i of Philox with
@@ -117,6 +122,16 @@ uint32_t eqs_rng_u32(eqs_rng *r);
 double eqs_rng_uniform(eqs_rng *r);             /* [0, 1), 53 bits from two words */
 double eqs_rng_normal(eqs_rng *r);              /* Box-Muller, consumes 4 words (2 uniforms) */
 uint32_t eqs_rng_below(eqs_rng *r, uint32_t n); /* uniform on [0, n), unbiased (rejection) */
+
+/* Bulk draws for inner loops (vectorised; sim/core/rng_fill.c). Element i uses block
+ * block0 + i/4 of the stream (seed, purpose, entity), so a fill is random-access and the same
+ * whatever the chunking. Return the number of blocks consumed (ceil(n/4)): add it to the
+ * caller's running block offset so the next fill draws fresh numbers.
+ * Uniform: [0, 1) with 24 bits. Normal: Box-Muller with polynomial log/sin/cos (|err| < 1e-6). */
+uint64_t eqs_rng_fill_uniform_f32(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                                  uint32_t entity, uint64_t block0);
+uint64_t eqs_rng_fill_normal_f32(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                                 uint32_t entity, uint64_t block0);
 
 /* ---- misc --------------------------------------------------------------------------------- */
 
