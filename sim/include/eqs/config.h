@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "eqs/core.h"
+#include "eqs/hw.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -215,6 +216,16 @@ eqs_status eqs_experiment_load(eqs_experiment_config *out, const char *path,
 
 /* Writes the fully resolved config as YAML that eqs_experiment_load accepts unchanged. */
 eqs_status eqs_experiment_write(const eqs_experiment_config *cfg, FILE *f, eqs_err *err);
+
+/* Loads a hwconfig YAML file (schema: eqs.hwconfig/1; docs/hwconfig.md): starts from
+ * eqs_hw_config_default, applies the file, then the overrides ("device.g_max=25 uS", ...),
+ * validates everything (device tables, units, ranges, cross-field checks). Physical values must
+ * carry their unit ("25 uS", "50 ns"); a bare number for a dimensioned key is an error. On
+ * error, *out is left untouched. */
+eqs_status eqs_hwconfig_load(eqs_hw_config *out, const char *path, const char *const *overrides,
+                             int n_overrides, eqs_err *err);
+/* Writes hw as YAML that eqs_hwconfig_load accepts unchanged (values in SI with units). */
+eqs_status eqs_hwconfig_write(const eqs_hw_config *hw, FILE *f, eqs_err *err);
 
 /* Names of enum values as they appear in YAML. */
 const char *eqs_activation_name(eqs_activation a);
