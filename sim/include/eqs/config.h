@@ -203,6 +203,10 @@ typedef struct eqs_experiment_config {
     eqs_algorithm_config algorithm;
     eqs_optimizer_config optimizer;
     eqs_training_config training;
+    /* "hardware": a hwconfig path (relative to the experiment file) or an inline map; absent =
+     * the float reference (ideal tiles, float neurons). The resolved config writes it inline. */
+    int32_t has_hardware;
+    eqs_hw_config hardware;
 } eqs_experiment_config;
 
 /* Loads a model YAML file (schema: eqs.model/1). */
