@@ -51,7 +51,7 @@ static void check_conv_forward(eqs_pool pool)
     eqs_layer_config l = conv_layer(3, 3, 1, pool);
     eqs_conn c;
     eqs_err err;
-    CHECK_OK(eqs_conn_init(&c, &l, CI, H, W, B, &err), err);
+    CHECK_OK(eqs_conn_init(&c, &l, CI, H, W, B, NULL, 0, 0, &err), err);
     const eqs_conv_geom *g = &c.geom;
     eqs_real w[3 * CI * 9], x[B * CI * H * W];
     test_fill_uniform(w, 3 * CI * 9, -1, 1, 1, 0);
@@ -113,7 +113,7 @@ static void check_adjoints(eqs_pool pool)
     eqs_layer_config l = conv_layer(3, 3, 1, pool);
     eqs_conn c;
     eqs_err err;
-    CHECK_OK(eqs_conn_init(&c, &l, CI, H, W, B, &err), err);
+    CHECK_OK(eqs_conn_init(&c, &l, CI, H, W, B, NULL, 0, 0, &err), err);
     int64_t n_in = (int64_t)B * c.n_in, n_out = (int64_t)B * c.n_out;
     int64_t n_cols = (int64_t)B * eqs_conv_positions(&c.geom) * eqs_conv_patch_len(&c.geom);
     eqs_real *x = calloc((size_t)n_in, sizeof(eqs_real)),
@@ -162,7 +162,7 @@ static void check_conn_fd(void)
     eqs_layer_config l = conv_layer(2, 2, 1, EQS_POOL_MAX);
     eqs_conn c;
     eqs_err err;
-    CHECK_OK(eqs_conn_init(&c, &l, CI, 5, 4, 1, &err), err);
+    CHECK_OK(eqs_conn_init(&c, &l, CI, 5, 4, 1, NULL, 0, 0, &err), err);
     int64_t n_in = c.n_in, n_out = c.n_out, n_w = (int64_t)2 * CI * 4;
     eqs_real s[CI * 5 * 4], u[64], fs[64], bu[CI * 5 * 4] = {0}, w[2 * CI * 4],
                                                        gw[2 * CI * 4] = {0};

@@ -106,6 +106,7 @@ static void add_readout_grad(eqs_ep *ep, const eqs_state *s, eqs_real scale, eqs
 
 static void nudged_phase(eqs_ep *ep, eqs_state *s, eqs_real beta)
 {
+    eqs_crnn_set_phase(ep->net, EQS_PHASE_NUDGE);
     eqs_state_copy(ep->net, s, &ep->s_free, eqs_crnn_batch(ep->net));
     eqs_crnn_relax(ep->net, s, &ep->tmp, ep->alg.t2, beta);
 }
@@ -114,6 +115,7 @@ static void nudged_phase(eqs_ep *ep, eqs_state *s, eqs_real beta)
 static void free_phase(eqs_ep *ep, double *loss_sum, int32_t *n_correct)
 {
     eqs_crnn *net = ep->net;
+    eqs_crnn_set_phase(net, EQS_PHASE_FREE);
     eqs_state_zero(net, &ep->s_free, eqs_crnn_batch(net));
     eqs_crnn_relax(net, &ep->s_free, &ep->tmp, ep->alg.t1, 0);
     if (loss_sum || n_correct) {
@@ -192,6 +194,8 @@ void eqs_ep_estimate(eqs_ep *ep, int sign, eqs_grads *g, double *loss_sum, int32
         s_a = &ep->s_neg;
     }
 
+    /* the reads below (readout logits, pooling indices) belong to the update computation */
+    eqs_crnn_set_phase(net, EQS_PHASE_UPDATE);
     eqs_real denom = (beta_b - beta_a) * (eqs_real)eqs_crnn_batch(net);
     eqs_grads_zero(net, g);
     if (ep->alg.rule == EQS_RULE_VF)

@@ -254,8 +254,11 @@ static void report(const eqs_pepita *p, double loss, double *loss_sum, int32_t *
 void eqs_pepita_estimate(eqs_pepita *p, uint64_t step, eqs_grads *g, double *loss_sum,
                          int32_t *n_correct)
 {
+    eqs_crnn_set_phase(p->net, EQS_PHASE_FREE);
     double loss = forward(p, &p->std, eqs_crnn_input(p->net));
+    eqs_crnn_set_phase(p->net, EQS_PHASE_NUDGE);
     forward(p, &p->mod, modulated_input(p, step));
+    eqs_crnn_set_phase(p->net, EQS_PHASE_UPDATE);
     eqs_grads_zero(p->net, g);
     add_gradients(p, g);
     report(p, loss, loss_sum, n_correct);

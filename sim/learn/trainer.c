@@ -34,13 +34,34 @@ void eqs_trainer_destroy(eqs_trainer *tr)
     free(tr);
 }
 
+/* BPTT is the float yardstick for EP's gradient: it differentiates the discrete float dynamics,
+ * which quantized or leaky neurons are not (analog tiles are fine: their reads are values). */
+static eqs_status check_hardware_algorithm(const eqs_experiment_config *cfg, eqs_err *err)
+{
+    const eqs_neuron_config *n = &cfg->hardware.neuron;
+    if (!cfg->has_hardware || cfg->algorithm.name != EQS_ALGO_BPTT)
+        return EQS_OK;
+    if (n->bits > 0 || n->dynamics != EQS_NEURON_DISCRETE || n->settle_tol > 0)
+        return eqs_err_set(err, EQS_ECONFIG,
+                           "algorithm bptt with hardware neurons (bits %d, dynamics %s, "
+                           "settle_tol %g): BPTT differentiates the float discrete dynamics; set "
+                           "hardware.neuron.bits=0, dynamics=discrete, settle_tol=0, or use ep",
+                           n->bits, n->dynamics == EQS_NEURON_LEAKY ? "leaky" : "discrete",
+                           n->settle_tol);
+    return EQS_OK;
+}
+
 static eqs_status create_parts(eqs_trainer *tr, int32_t max_batch, eqs_err *err)
 {
     const eqs_algorithm_config *a = &tr->cfg.algorithm;
-    eqs_status st = eqs_crnn_create(&tr->net, &tr->cfg.model, max_batch, err);
+    uint64_t seed = tr->cfg.training.seed;
+    const eqs_hw_config *hw = tr->cfg.has_hardware ? &tr->cfg.hardware : NULL;
+    eqs_status st = check_hardware_algorithm(&tr->cfg, err);
     if (st != EQS_OK)
         return st;
-    uint64_t seed = tr->cfg.training.seed;
+    st = eqs_crnn_create_hw(&tr->net, &tr->cfg.model, max_batch, hw, seed, err);
+    if (st != EQS_OK)
+        return st;
     if (a->name == EQS_ALGO_PEPITA) /* the authors' initialisation */
         eqs_crnn_init_he_uniform(tr->net, seed);
     else
@@ -120,6 +141,7 @@ int eqs_trainer_beta_sign(const eqs_trainer *tr, uint64_t step)
 void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                        uint64_t step, eqs_grads *g, double *loss_sum, int32_t *n_correct)
 {
+    eqs_crnn_set_phase(tr->net, EQS_PHASE_FREE); /* the input drive's first read */
     eqs_crnn_set_input(tr->net, x, y, batch);
     eqs_crnn_dropout_sample(tr->net, tr->cfg.training.seed, step);
     if (tr->ep)
@@ -152,6 +174,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y
                            "training diverged at step %llu: loss %g or a gradient is not finite; "
                            "lower optimizer.lr%s",
                            (unsigned long long)step, loss, tr->pepita ? "" : " or algorithm.beta");
+    eqs_crnn_set_phase(tr->net, EQS_PHASE_UPDATE);
     eqs_optim_step(tr->optim, tr->net, &tr->g);
     return EQS_OK;
 }
@@ -159,6 +182,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y
 void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                        double *loss_sum, int32_t *n_correct)
 {
+    eqs_crnn_set_phase(tr->net, EQS_PHASE_INFER);
     eqs_crnn_set_input(tr->net, x, y, batch);
     eqs_crnn_dropout_off(tr->net);
     if (tr->pepita) {

@@ -14,7 +14,8 @@ static int64_t conv_rows(const eqs_conn *c, int32_t batch)
 }
 
 eqs_status eqs_conn_init(eqs_conn *c, const eqs_layer_config *l, int32_t c_in, int32_t h_in,
-                         int32_t w_in, int32_t max_batch, eqs_err *err)
+                         int32_t w_in, int32_t max_batch, const eqs_hw_config *hw, uint64_t seed,
+                         uint32_t tile_id, eqs_err *err)
 {
     memset(c, 0, sizeof *c);
     c->type = l->type;
@@ -43,7 +44,10 @@ eqs_status eqs_conn_init(eqs_conn *c, const eqs_layer_config *l, int32_t c_in, i
     c->bias = eqs_calloc((size_t)c->n_bias, sizeof(eqs_real), err);
     if (!c->bias)
         return EQS_ENOMEM;
-    return eqs_tile_create_ideal(&c->tile, tile_out, tile_in, err);
+    if (!hw)
+        return eqs_tile_create_ideal(&c->tile, tile_out, tile_in, err);
+    eqs_status st = eqs_tile_create_analog(&c->tile, tile_out, tile_in, hw, seed, tile_id, err);
+    return st == EQS_OK ? st : eqs_err_prefix(err, "layer %s", l->name);
 }
 
 void eqs_conn_fini(eqs_conn *c)
@@ -85,6 +89,26 @@ void eqs_conn_forward(eqs_conn *c, const eqs_real *s_in, int32_t batch, eqs_real
     }
     conv_image(c, s_in, batch, true);
     eqs_pool_forward(&c->geom, c->img, batch, out, c->idx);
+}
+
+void eqs_conn_forward_again(eqs_conn *c, int32_t batch, eqs_real *out)
+{
+    if (c->type == EQS_LAYER_DENSE) {
+        eqs_tile_mvm_again(c->tile, batch, out, false);
+        add_bias_rows(out, c->bias, batch, c->n_out);
+        return;
+    }
+    int64_t rows = conv_rows(c, batch);
+    eqs_tile_mvm_again(c->tile, (int32_t)rows, c->rows, false);
+    add_bias_rows(c->rows, c->bias, rows, c->geom.c_out);
+    eqs_rows_to_image(c->rows, batch, eqs_conv_positions(&c->geom), c->geom.c_out, c->img);
+    eqs_pool_forward(&c->geom, c->img, batch, out, c->idx);
+}
+
+void eqs_conn_charge_forward(eqs_conn *c, int32_t batch)
+{
+    int64_t rows = c->type == EQS_LAYER_DENSE ? batch : conv_rows(c, batch);
+    eqs_tile_charge_mvm(c->tile, (int32_t)rows);
 }
 
 void eqs_conn_gather(eqs_conn *c, const eqs_real *v, int32_t batch, eqs_real *out)

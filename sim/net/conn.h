@@ -31,12 +31,19 @@ typedef struct eqs_conn {
     int32_t *idx;       /* conv: [max_batch, C_out, Ho, Wo] argmax of the last forward */
 } eqs_conn;
 
-/* c_in/h_in/w_in: the input's shape (a dense input is n x 1 x 1). */
+/* c_in/h_in/w_in: the input's shape (a dense input is n x 1 x 1). hw NULL: an ideal tile;
+ * else an analog tile of that hardware whose random streams are named by (seed, tile_id). */
 eqs_status eqs_conn_init(eqs_conn *c, const eqs_layer_config *l, int32_t c_in, int32_t h_in,
-                         int32_t w_in, int32_t max_batch, eqs_err *err);
+                         int32_t w_in, int32_t max_batch, const eqs_hw_config *hw, uint64_t seed,
+                         uint32_t tile_id, eqs_err *err);
 void eqs_conn_fini(eqs_conn *c);
 
 void eqs_conn_forward(eqs_conn *c, const eqs_real *s_in, int32_t batch, eqs_real *out);
+/* F(s_in) again for the same s_in as the last forward: a fresh read of the array (the static
+ * input's drive in every relaxation step; see eqs_tile_mvm_again). */
+void eqs_conn_forward_again(eqs_conn *c, int32_t batch, eqs_real *out);
+/* Charges the tile for a forward read that the caller reuses instead (an exact tile). */
+void eqs_conn_charge_forward(eqs_conn *c, int32_t batch);
 void eqs_conn_gather(eqs_conn *c, const eqs_real *v, int32_t batch, eqs_real *out);
 void eqs_conn_backward_add(eqs_conn *c, const eqs_real *u, int32_t batch, eqs_real *out);
 /* gw [tile shape] += scale * d(u . F(s_in))/dW; gb += scale * sum of u per unit/channel when

@@ -36,6 +36,13 @@ struct eqs_crnn {
     eqs_real *mask[EQS_MAX_LAYERS];   /* [max_batch, n_k]: 0 or 1/(1-p); NULL without */
     bool dropout_on;                  /* masks drawn for the current training batch */
     eqs_state masked[EQS_MASK_SLOTS]; /* M (.) s copies */
+    /* Hardware neurons (hwconfig `neuron:`); all zero for the float reference. */
+    eqs_neuron_config neuron;
+    eqs_real state_lo, state_hi; /* the quantizer's range: the activation's output range */
+    bool exact_input_drive;      /* connection 0's tile reads exactly: drive0 may be reused */
+    eqs_phase phase;
+    eqs_neuron_counts counts[EQS_PHASE_N];
+    int32_t last_relax_steps;
 };
 
 static int64_t layer_elems(const eqs_crnn *net, int32_t k, int32_t batch)
@@ -184,8 +191,40 @@ static eqs_status alloc_workspace(eqs_crnn *net, eqs_err *err)
     return st;
 }
 
+/* The output range of the activation, which quantized neurons resolve in 2^bits levels. */
+static eqs_status neuron_range(eqs_crnn *net, eqs_err *err)
+{
+    switch (net->model.activation) {
+    case EQS_ACT_TANH:
+        net->state_lo = -1;
+        net->state_hi = 1;
+        break;
+    case EQS_ACT_RELU:
+        return eqs_err_set(err, EQS_ECONFIG,
+                           "hardware.neuron.bits = %d needs a bounded activation (the quantizer "
+                           "spans its output range); relu is unbounded: use hard_sigmoid or set "
+                           "bits to 0",
+                           net->neuron.bits);
+    default: /* hard sigmoids and sigmoid: [0, 1] */
+        net->state_lo = 0;
+        net->state_hi = 1;
+    }
+    if (net->model.readout == EQS_READOUT_LINEAR)
+        return eqs_err_set(err, EQS_ECONFIG,
+                           "hardware.neuron.bits = %d with readout linear: a linear output "
+                           "neuron has no range to quantize; use readout activation or softmax",
+                           net->neuron.bits);
+    return EQS_OK;
+}
+
 eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
                            eqs_err *err)
+{
+    return eqs_crnn_create_hw(out, model, max_batch, NULL, 0, err);
+}
+
+eqs_status eqs_crnn_create_hw(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
+                              const eqs_hw_config *hw, uint64_t seed, eqs_err *err)
 {
     if (max_batch < 1)
         return eqs_err_set(err, EQS_EINVAL, "crnn: max_batch %d must be >= 1", max_batch);
@@ -210,10 +249,12 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
             c *= h * w;
             h = w = 1;
         }
-        st = eqs_conn_init(&net->conn[k], l, c, h, w, max_batch, err);
+        /* tile ids: 2k for W_k, 2k+1 for W^b_k, so every array has its own random streams */
+        st = eqs_conn_init(&net->conn[k], l, c, h, w, max_batch, hw, seed, (uint32_t)(2 * k), err);
         net->has_back[k] = model->feedback == EQS_FEEDBACK_ASYMMETRIC && k >= 1 && k < net->n_dyn;
         if (st == EQS_OK && net->has_back[k])
-            st = eqs_conn_init(&net->back[k], l, c, h, w, max_batch, err);
+            st = eqs_conn_init(&net->back[k], l, c, h, w, max_batch, hw, seed,
+                               (uint32_t)(2 * k + 1), err);
         net->size[k + 1] = net->conn[k].n_out;
         bool conv = l->type == EQS_LAYER_CONV;
         c = l->n_out;
@@ -222,6 +263,13 @@ eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_
     }
     if (st == EQS_OK)
         st = alloc_workspace(net, err);
+    if (st == EQS_OK && hw) {
+        net->neuron = hw->neuron;
+        if (net->neuron.bits > 0)
+            st = neuron_range(net, err);
+    }
+    if (st == EQS_OK)
+        net->exact_input_drive = eqs_tile_is_exact(net->conn[0].tile);
     if (st != EQS_OK) {
         eqs_crnn_destroy(net);
         return st;
@@ -561,6 +609,51 @@ static void add_nudge(eqs_crnn *net, const eqs_state *in, eqs_real beta, eqs_rea
     }
 }
 
+/* units with a state, summed over the dynamic layers */
+static int64_t state_units(const eqs_crnn *net)
+{
+    int64_t n = 0;
+    for (int32_t k = 0; k < net->n_dyn; k++)
+        n += net->size[k + 1];
+    return n;
+}
+
+/* The static input's drive for this step. An exact tile would return the same product every
+ * time, so the one computed in eqs_crnn_set_input is reused — but charged, since the chip reads
+ * the array every cycle; a noisy or quantized tile is read again (fresh noise and conversions). */
+static void input_drive(eqs_crnn *net, eqs_real *h0)
+{
+    eqs_conn *c0 = &net->conn[0];
+    if (!net->exact_input_drive) {
+        eqs_conn_forward_again(c0, net->batch, h0);
+        return;
+    }
+    memcpy(h0, net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, net->batch));
+    eqs_conn_charge_forward(c0, net->batch);
+}
+
+/* Hardware neurons: the leaky integration tau ds/dt = -s + sigma(h) (one Euler step of dt from
+ * the previous state s_prev) and the quantizer of bits levels over the activation's range.
+ * The float reference (no hardware) keeps s = sigma(h). */
+static void neuron_settle(const eqs_crnn *net, const eqs_real *s_prev, eqs_real *s, int64_t n)
+{
+    const eqs_neuron_config *nc = &net->neuron;
+    if (nc->dynamics == EQS_NEURON_LEAKY) {
+        eqs_real a = (eqs_real)(nc->dt_s / nc->tau_s);
+        for (int64_t i = 0; i < n; i++)
+            s[i] = s_prev[i] + a * (s[i] - s_prev[i]);
+    }
+    if (nc->bits > 0) {
+        eqs_real lo = net->state_lo, span = net->state_hi - net->state_lo;
+        eqs_real levels = (eqs_real)((1u << nc->bits) - 1u);
+        for (int64_t i = 0; i < n; i++) {
+            eqs_real u = (s[i] - lo) / span * levels;
+            u = u < 0 ? 0 : (u > levels ? levels : u);
+            s[i] = lo + (eqs_real)(int32_t)(u + (eqs_real)0.5) * span / levels;
+        }
+    }
+}
+
 /* All forward drives first (each records its connection's pooling indices from the previous
  * states), then the backward drives, which use those indices, then the nudge and sigma. */
 void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real beta,
@@ -570,7 +663,7 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
     eqs_state *hs = pre ? pre : &net->pre_scratch;
     int32_t b = net->batch, last = net->n_dyn - 1;
     eqs_state m = masked_view(net, in, 0); /* Phi sees dropped-out units as zero */
-    memcpy(hs->s[0], net->drive0, sizeof(eqs_real) * (size_t)layer_elems(net, 0, b));
+    input_drive(net, hs->s[0]);
     for (int32_t k = 1; k <= last; k++)
         eqs_conn_forward(&net->conn[k], m.s[k - 1], b, hs->s[k]);
     for (int32_t k = 0; k < last; k++) {
@@ -582,21 +675,81 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
     for (int32_t k = 0; k <= last; k++)
         eqs_crnn_mask_apply(net, k, hs->s[k]); /* d(Phi)/ds = M (.) d(Phi)/ds~ */
     for (int32_t k = 0; k <= last; k++) {
+        int64_t n = layer_elems(net, k, b);
         if (k == last && net->model.readout == EQS_READOUT_LINEAR)
-            memcpy(out->s[k], hs->s[k], sizeof(eqs_real) * (size_t)layer_elems(net, k, b));
+            memcpy(out->s[k], hs->s[k], sizeof(eqs_real) * (size_t)n);
         else
-            eqs_activation_apply(net->model.activation, hs->s[k], out->s[k],
-                                 layer_elems(net, k, b));
+            eqs_activation_apply(net->model.activation, hs->s[k], out->s[k], n);
+        neuron_settle(net, in->s[k], out->s[k], n);
     }
+    eqs_neuron_counts *c = &net->counts[net->phase];
+    c->steps++;
+    c->neuron_updates += (uint64_t)b * (uint64_t)state_units(net);
 }
 
-void eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, eqs_real beta)
+/* max |a - b| over every dynamic layer's states */
+static eqs_real max_abs_change(const eqs_crnn *net, const eqs_state *a, const eqs_state *b)
 {
-    for (int32_t t = 0; t < steps; t++) {
+    eqs_real m = 0;
+    for (int32_t k = 0; k < net->n_dyn; k++) {
+        int64_t n = layer_elems(net, k, net->batch);
+        for (int64_t i = 0; i < n; i++) {
+            eqs_real d = a->s[k][i] - b->s[k][i];
+            d = d < 0 ? -d : d;
+            m = d > m ? d : m;
+        }
+    }
+    return m;
+}
+
+int32_t eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, eqs_real beta)
+{
+    eqs_real tol = (eqs_real)net->neuron.settle_tol;
+    int32_t t = 0;
+    while (t < steps) {
         eqs_crnn_step(net, s, tmp, beta, NULL);
         eqs_state swap = *s;
         *s = *tmp;
         *tmp = swap;
+        t++;
+        if (tol > 0 && max_abs_change(net, s, tmp) < tol)
+            break;
+    }
+    eqs_neuron_counts *c = &net->counts[net->phase];
+    c->relaxations++;
+    if (t < steps)
+        c->settled++;
+    net->last_relax_steps = t;
+    return t;
+}
+
+int32_t eqs_crnn_last_relax_steps(const eqs_crnn *net)
+{
+    return net->last_relax_steps;
+}
+
+void eqs_crnn_set_phase(eqs_crnn *net, eqs_phase phase)
+{
+    net->phase = phase;
+    for (int32_t k = 0; k < net->n_layers; k++) {
+        eqs_tile_set_phase(net->conn[k].tile, phase);
+        if (net->has_back[k])
+            eqs_tile_set_phase(net->back[k].tile, phase);
+    }
+}
+
+const eqs_neuron_counts *eqs_crnn_neuron_counts(const eqs_crnn *net, eqs_phase phase)
+{
+    return &net->counts[phase];
+}
+
+void eqs_crnn_counts_reset(eqs_crnn *net)
+{
+    memset(net->counts, 0, sizeof net->counts);
+    for (int32_t k = 0; k < net->n_layers; k++) {
+        eqs_tile_counts_reset(net->conn[k].tile);
+        if (net->has_back[k])
+            eqs_tile_counts_reset(net->back[k].tile);
     }
 }
 

@@ -163,6 +163,13 @@ eqs_status eqs_params_save(eqs_crnn *net, const char *dir, eqs_err *err);
 /* Reads them back, checking every shape; on error the network is unchanged. */
 eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err);
 
+/* ---- the cost ledger's counts ------------------------------------------------------------- */
+
+/* Writes every action counter of net (neurons, and each weight array's tile) by phase, as a tidy
+ * CSV `component,phase,counter,value` (sim/learn/ledger.c; docs/hwconfig.md lists the counters),
+ * atomically. */
+eqs_status eqs_ledger_write_csv(eqs_crnn *net, const char *path, eqs_err *err);
+
 /* ---- a training session ------------------------------------------------------------------- */
 
 /* Ties a network, its learning rule (EP, BPTT or PEPITA from the experiment) and its optimizer

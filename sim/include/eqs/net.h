@@ -48,6 +48,12 @@ typedef struct eqs_grads {
  * the steps). */
 eqs_status eqs_crnn_create(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
                            eqs_err *err);
+/* The same on hardware: every weight matrix on an analog tile of hw (hw NULL: ideal tiles, as
+ * eqs_crnn_create), with random streams named by seed and a per-array id (2k for W_k, 2k+1 for
+ * W^b_k), and neurons as hw->neuron describes them (quantized states, leaky integration,
+ * settle detection). */
+eqs_status eqs_crnn_create_hw(eqs_crnn **out, const eqs_model_config *model, int32_t max_batch,
+                              const eqs_hw_config *hw, uint64_t seed, eqs_err *err);
 void eqs_crnn_destroy(eqs_crnn *net);
 
 const eqs_model_config *eqs_crnn_model(const eqs_crnn *net);
@@ -101,8 +107,28 @@ int32_t eqs_crnn_batch(const eqs_crnn *net);
  * dPhi/ds_k are stored in pre->s[k] (BPTT needs them). in and out must differ. */
 void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real beta,
                    eqs_state *pre);
-/* Runs T steps from *s (in place, using tmp as the second buffer). */
-void eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, eqs_real beta);
+/* Runs up to T steps from *s (in place, using tmp as the second buffer); with hardware neurons
+ * whose settle_tol > 0 it stops early once max |s_t - s_{t-1}| < settle_tol. Returns the steps
+ * taken. */
+int32_t eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps,
+                       eqs_real beta);
+int32_t eqs_crnn_last_relax_steps(const eqs_crnn *net);
+
+/* ---- action counters (DESIGN.md, cost ledger) -------------------------------------------- */
+
+/* What the neurons did in one phase (the tiles keep their own counts, eqs_tile_counts_get). */
+typedef struct eqs_neuron_counts {
+    uint64_t relaxations;    /* calls of eqs_crnn_relax */
+    uint64_t settled;        /* of those, how many stopped early (settle detector) */
+    uint64_t steps;          /* synchronous steps (each: every neuron of the batch updates once) */
+    uint64_t neuron_updates; /* steps x batch x units with a state */
+} eqs_neuron_counts;
+
+/* Sets the phase that the following operations are charged to, on the neurons and every tile. */
+void eqs_crnn_set_phase(eqs_crnn *net, eqs_phase phase);
+const eqs_neuron_counts *eqs_crnn_neuron_counts(const eqs_crnn *net, eqs_phase phase);
+/* Zeroes the neuron and tile counters. */
+void eqs_crnn_counts_reset(eqs_crnn *net);
 
 /* The output as logits [batch, n_classes]: z = W_N s_D + b_N (softmax readout) or o = s_D. */
 void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits);
