@@ -19,7 +19,11 @@ static void bench_usage(FILE *f)
           "batches of its training set, for each thread count (default 1,2), for about S seconds\n"
           "each (default 3). Prints samples/s, the GEMM FLOPs per sample the step executes, and\n"
           "the fraction of OpenBLAS's GEMM GFLOP/s on the same shapes (timed here, in this run)\n"
-          "that the whole step reaches. Also names the machine.\n",
+          "that the whole step reaches. Also names the machine.\n"
+          "\n"
+          "An experiment with `hardware:` runs on its analog tiles and hardware neurons; the same\n"
+          "experiment on ideal tiles is then timed too (first thread count), and the ratio of\n"
+          "their step times is printed: the cost of simulating the hardware.\n",
           f);
 }
 
@@ -120,6 +124,30 @@ static double gemm_reference_seconds(const bench_result *r)
     return total;
 }
 
+/* Creates a trainer for cfg and times it. */
+static bool bench_config(const eqs_experiment_config *cfg, const eqs_dataset *train, double seconds,
+                         bench_result *r)
+{
+    eqs_trainer *tr;
+    eqs_err err;
+    if (eqs_trainer_create(&tr, cfg, cfg->training.batch_size, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
+    bool ok = time_training(tr, train, cfg->training.batch_size, seconds, r);
+    eqs_trainer_destroy(tr);
+    return ok;
+}
+
+static void print_row(int threads, const bench_result *r)
+{
+    double ref_s = gemm_reference_seconds(r);
+    double gflops = (double)r->flops / r->seconds * 1e-9;
+    printf("%-8d %12.0f %14.3f %12.2f %18.2f %9.1f%%\n", threads, r->samples_per_s,
+           (double)r->flops / (double)r->samples * 1e-6, gflops, (double)r->flops / ref_s * 1e-9,
+           100 * ref_s / r->seconds);
+}
+
 static bool parse_thread_list(const char *s, int *list, int *n)
 {
     *n = 0;
@@ -183,29 +211,38 @@ int cmd_bench(int argc, char **argv)
         printf("experiment %s: %s/%s, batch %d, T1=%d, T2=%d\n", cfg.name,
                eqs_algorithm_name(cfg.algorithm.name), eqs_estimator_name(cfg.algorithm.estimator),
                cfg.training.batch_size, cfg.algorithm.t1, cfg.algorithm.t2);
+    if (cfg.has_hardware)
+        printf("hardware %s (device %s)\n", cfg.hardware.name,
+               eqs_device_kind_name(cfg.hardware.device.kind));
     printf("%-8s %12s %14s %12s %18s %10s\n", "threads", "samples/s", "MFLOP/sample", "GFLOP/s",
            "gemm-only GFLOP/s", "fraction");
     int rc = 0;
+    bench_result first = {0};
     for (int t = 0; t < n_threads && rc == 0; t++) {
-        eqs_blas_set_threads(threads[t]);
-        eqs_trainer *tr;
-        eqs_err err;
         bench_result r;
-        if (eqs_trainer_create(&tr, &cfg, cfg.training.batch_size, &err) != EQS_OK) {
-            cli_print_err(&err);
+        eqs_blas_set_threads(threads[t]);
+        if (!bench_config(&cfg, &train, seconds, &r)) {
             rc = 1;
             break;
         }
-        if (time_training(tr, &train, cfg.training.batch_size, seconds, &r)) {
-            double ref_s = gemm_reference_seconds(&r);
-            double gflops = (double)r.flops / r.seconds * 1e-9;
-            printf("%-8d %12.0f %14.3f %12.2f %18.2f %9.1f%%\n", threads[t], r.samples_per_s,
-                   (double)r.flops / (double)r.samples * 1e-6, gflops,
-                   (double)r.flops / ref_s * 1e-9, 100 * ref_s / r.seconds);
+        print_row(threads[t], &r);
+        if (t == 0)
+            first = r;
+    }
+    if (rc == 0 && cfg.has_hardware) {
+        bench_result ideal;
+        eqs_experiment_config ideal_cfg = cfg;
+        ideal_cfg.has_hardware = 0;
+        eqs_blas_set_threads(threads[0]);
+        if (bench_config(&ideal_cfg, &train, seconds, &ideal)) {
+            printf("hardware %s: %.0f samples/s; the same on ideal tiles: %.0f samples/s; "
+                   "step time ratio hardware/ideal = %.2f (%d thread%s)\n",
+                   cfg.hardware.name, first.samples_per_s, ideal.samples_per_s,
+                   ideal.samples_per_s / first.samples_per_s, threads[0],
+                   threads[0] == 1 ? "" : "s");
         } else {
             rc = 1;
         }
-        eqs_trainer_destroy(tr);
     }
     printf("fraction = time OpenBLAS alone needs for the step's GEMMs (same shapes, timed in "
            "this run) / time of the whole step\n");
