@@ -1,4 +1,6 @@
 /* test_core.c — errors, Philox known answers, RNG statistics, GEMM wrapper against a naive loop. */
+#include <stdbool.h>
+
 #include "eqs_test.h"
 
 #include "eqs/blas.h"
@@ -58,6 +60,56 @@ static void test_rng_streams(void)
         CHECK_CLOSE(counts[i], 10000, 500, 0); /* 5 sigma of a binomial(70000, 1/7) */
 }
 
+/* The two compiled variants of the bulk fills (rng_fill.c); not public. */
+uint64_t eqs_rng_fill_uniform_base(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                                   uint32_t entity, uint64_t block0);
+uint64_t eqs_rng_fill_normal_base(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                                  uint32_t entity, uint64_t block0);
+uint64_t eqs_rng_fill_uniform_v4(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                                 uint32_t entity, uint64_t block0);
+uint64_t eqs_rng_fill_normal_v4(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                                uint32_t entity, uint64_t block0);
+bool eqs_rng_fill_use_v4(void);
+
+/* Bulk fills: element 64c + 16j + l is word j of block block0 + 16c + l (scalar Philox), the
+ * normals have mean 0 and variance 1, and the AVX-512 variant equals the baseline bit for bit. */
+static void test_bulk_fills(void)
+{
+    enum { N = 4099, NN = 1 << 18 };
+    static float u[N], nb[NN], nv[NN];
+    const uint64_t block0 = 123456789012ull, seed = 77;
+    CHECK(eqs_rng_fill_uniform_f32(u, N, seed, EQS_RNG_READ_NOISE, 3, block0) == (N + 3) / 4);
+    int layout_ok = 1;
+    for (int i = 0; i < N; i++) {
+        uint64_t b = block0 + 16 * (uint64_t)(i / 64) + (uint64_t)(i % 16);
+        uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), 3, EQS_RNG_READ_NOISE}, out[4];
+        uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+        eqs_philox4x32_10(ctr, key, out);
+        layout_ok &= u[i] == (float)(out[(i / 16) % 4] >> 8) / 16777216.0f;
+    }
+    CHECK(layout_ok);
+    eqs_rng_fill_normal_base(nb, NN, seed, EQS_RNG_READ_NOISE, 3, block0);
+    double m = 0, v = 0;
+    for (int i = 0; i < NN; i++)
+        m += nb[i];
+    m /= NN;
+    for (int i = 0; i < NN; i++)
+        v += (nb[i] - m) * (nb[i] - m);
+    v /= NN - 1;
+    /* 5 standard errors: sd(mean) = 1/sqrt(N) ~ 0.002, sd(var) = sqrt(2/N) ~ 0.0028 */
+    CHECK_CLOSE(m, 0, 5 * 0.00196, 0);
+    CHECK_CLOSE(v, 1, 5 * 0.00277, 0);
+    if (eqs_rng_fill_use_v4()) {
+        eqs_rng_fill_normal_v4(nv, NN, seed, EQS_RNG_READ_NOISE, 3, block0);
+        CHECK(memcmp(nb, nv, sizeof nb) == 0);
+        eqs_rng_fill_uniform_v4(nv, NN, seed, EQS_RNG_READ_NOISE, 3, block0);
+        eqs_rng_fill_uniform_base(nb, NN, seed, EQS_RNG_READ_NOISE, 3, block0);
+        CHECK(memcmp(nb, nv, sizeof nb) == 0);
+    } else {
+        printf("test_core: no AVX-512 here, the v4 fills are not compared\n");
+    }
+}
+
 static void test_gemm_against_loops(void)
 {
     enum { M = 5, N = 4, K = 3 };
@@ -96,6 +148,7 @@ static void test_errors(void)
 int main(void)
 {
     test_philox_known_answers();
+    test_bulk_fills();
     test_rng_streams();
     test_gemm_against_loops();
     test_errors();

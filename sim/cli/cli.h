@@ -47,10 +47,22 @@ void cli_progress_start(cli_progress *p, const char *label, int64_t total);
 void cli_progress_update(cli_progress *p, int64_t done, const char *extra);
 void cli_progress_end(cli_progress *p);
 
+/* One training run, the path `eqsim train` and `eqsim sweep` share (cmd_train.c): makes RUNDIR,
+ * writes the resolved config (config.yaml), then trains into it — metrics.csv, plots,
+ * result.yaml, checkpoint/ and best/ — from RUNDIR's checkpoint when resume is set. quiet leaves
+ * out the per-epoch and summary lines on stdout (errors and the terminal progress bar remain).
+ * Returns the exit status: 0 done, 1 failed (message printed), 2 RUNDIR cannot be made. */
+int cli_train_run(const eqs_experiment_config *cfg, const char *run_dir, bool resume, bool quiet);
+
+/* The resolved config as eqs_experiment_write writes it to config.yaml (malloc'd text), or NULL
+ * with the error printed. */
+char *cli_config_yaml(const eqs_experiment_config *cfg);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_grads(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gducheck(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -82,23 +82,31 @@ static bool write_text_atomic(const char *path, const char *text)
     return true;
 }
 
-static bool write_resolved_config(const eqs_experiment_config *cfg, const char *run_dir)
+char *cli_config_yaml(const eqs_experiment_config *cfg)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
-    eqs_err err;
+    eqs_err err = {.msg = "cannot open a memory stream"};
     bool ok = mem && eqs_experiment_write(cfg, mem, &err) == EQS_OK;
     if (mem)
         fclose(mem);
     if (!ok) {
         cli_print_err(&err);
         free(buf);
-        return false;
+        return NULL;
     }
+    return buf;
+}
+
+static bool write_resolved_config(const eqs_experiment_config *cfg, const char *run_dir)
+{
+    char *buf = cli_config_yaml(cfg);
+    if (!buf)
+        return false;
     char path[EQS_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    ok = write_text_atomic(path, buf);
+    bool ok = write_text_atomic(path, buf);
     free(buf);
     return ok;
 }
@@ -370,7 +378,7 @@ static void append_angles(eqs_trainer *tr, char *row, size_t len)
 
 static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const char *run,
                          eqs_csv *csv, int32_t epoch, run_state *rs, const epoch_result *r,
-                         int64_t n_train)
+                         int64_t n_train, bool quiet)
 {
     char row[512];
     snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.2f,%.0f", epoch + 1, r->train_loss,
@@ -382,11 +390,13 @@ static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, cons
         cli_print_err(&err);
         return false;
     }
-    printf("epoch %3d/%d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  %.1f s "
-           "(%.0f samples/s)\n",
-           epoch + 1, cfg->training.epochs, r->train_loss, 100 * r->train_acc, r->test_loss,
-           100 * r->test_acc, r->seconds, (double)n_train / r->seconds);
-    fflush(stdout);
+    if (!quiet) {
+        printf("epoch %3d/%d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  %.1f s "
+               "(%.0f samples/s)\n",
+               epoch + 1, cfg->training.epochs, r->train_loss, 100 * r->train_acc, r->test_loss,
+               100 * r->test_acc, r->seconds, (double)n_train / r->seconds);
+        fflush(stdout);
+    }
     rs->epochs_done = epoch + 1;
     bool best = r->test_acc > rs->best_test_acc;
     if (best) {
@@ -419,7 +429,7 @@ static void free_batch(batch_buf *bb, int64_t *perm)
     free(perm);
 }
 
-static int run_training(const eqs_experiment_config *cfg, const char *run, bool resume)
+static int run_training(const eqs_experiment_config *cfg, const char *run, bool resume, bool quiet)
 {
     eqs_dataset train = {0}, test = {0};
     if (!cli_load_data(cfg, &train, &test))
@@ -450,12 +460,14 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
         if (!load_checkpoint(tr, run, &rs))
             goto done;
         eqs_csv_truncate_after(csv, rs.epochs_done);
-        printf("resuming %s after epoch %d (step %llu)\n", run, rs.epochs_done,
-               (unsigned long long)rs.global_step);
+        if (!quiet)
+            printf("resuming %s after epoch %d (step %llu)\n", run, rs.epochs_done,
+                   (unsigned long long)rs.global_step);
     }
-    printf("training %s: %s, %lld train / %lld test samples, %d threads, run directory %s\n",
-           cfg->name, eqs_algorithm_name(cfg->algorithm.name), (long long)train.n,
-           (long long)test.n, cfg->training.threads, run);
+    if (!quiet)
+        printf("training %s: %s, %lld train / %lld test samples, %d threads, run directory %s\n",
+               cfg->name, eqs_algorithm_name(cfg->algorithm.name), (long long)train.n,
+               (long long)test.n, cfg->training.threads, run);
     fflush(stdout); /* the first epoch may take minutes: say what runs before it starts */
     double t0 = eqs_now_s();
     epoch_result r = {0};
@@ -463,12 +475,13 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
         if (!train_epoch(tr, cfg, &train, e, &bb, perm, &rs, &r))
             goto done;
         evaluate(tr, &test, cfg->training.eval_batch_size, &bb, &r.test_loss, &r.test_acc);
-        if (!record_epoch(tr, cfg, run, csv, e, &rs, &r, train.n) ||
+        if (!record_epoch(tr, cfg, run, csv, e, &rs, &r, train.n, quiet) ||
             !write_result(run, cfg, &rs, &r, eqs_now_s() - t0))
             goto done;
     }
-    printf("best test accuracy %.2f%% at epoch %d; results in %s\n", 100 * rs.best_test_acc,
-           rs.best_epoch, run);
+    if (!quiet)
+        printf("best test accuracy %.2f%% at epoch %d; results in %s\n", 100 * rs.best_test_acc,
+               rs.best_epoch, run);
     rc = 0;
 done:
     free_batch(&bb, perm);
@@ -477,6 +490,18 @@ done:
     eqs_dataset_free(&train);
     eqs_dataset_free(&test);
     return rc;
+}
+
+int cli_train_run(const eqs_experiment_config *cfg, const char *run, bool resume, bool quiet)
+{
+    eqs_err err;
+    if (eqs_mkdir_p(run, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return 2;
+    }
+    if (!write_resolved_config(cfg, run))
+        return 1;
+    return run_training(cfg, run, resume, quiet);
 }
 
 static bool parse_train_args(train_opts *o, int argc, char **argv)
@@ -553,14 +578,7 @@ int cmd_train(int argc, char **argv)
                   run, run);
         return 2;
     }
-    eqs_err err;
-    if (eqs_mkdir_p(run, &err) != EQS_OK) {
-        cli_print_err(&err);
-        return 2;
-    }
-    if (!write_resolved_config(&cfg, run))
-        return 1;
-    return run_training(&cfg, run, o.resume_dir != NULL);
+    return cli_train_run(&cfg, run, o.resume_dir != NULL, false);
 }
 
 /* ---- eval --------------------------------------------------------------------------------- */

@@ -3,6 +3,8 @@
 
 #include "cli.h"
 
+int cmd_mvm(int argc, char **argv); /* cmd_mvm.c */
+
 #define EQSIM_VERSION "0.1.0"
 
 static void usage(FILE *f)
@@ -19,6 +21,9 @@ static void usage(FILE *f)
           "  grads EXPERIMENT.yaml   one batch's states and gradients as .npy, nothing updated\n"
           "  bench EXPERIMENT.yaml   training samples/s and the fraction of GEMM speed reached\n"
           "  gducheck EXPERIMENT.yaml  EP's per-step updates vs BPTT's per-step gradients (GDU)\n"
+          "  mvm HWCONFIG.yaml       one analog tile's product error vs float (--rows --cols)\n"
+          "  sweep SWEEP.yaml        a study over config keys (grid or points x seeds):\n"
+          "                          resumable; results.csv, summary.csv, plots\n"
           "  version                 print the version\n"
           "\n"
           "Options shared by the experiment commands:\n"
@@ -47,11 +52,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } commands[] = {{"train", cmd_train},
-                    {"eval", cmd_eval},
-                    {"grads", cmd_grads},
-                    {"bench", cmd_bench},
-                    {"gducheck", cmd_gducheck}};
+    } commands[] = {{"train", cmd_train}, {"eval", cmd_eval},         {"grads", cmd_grads},
+                    {"bench", cmd_bench}, {"gducheck", cmd_gducheck}, {"sweep", cmd_sweep},
+                    {"mvm", cmd_mvm}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

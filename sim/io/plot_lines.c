@@ -1,5 +1,6 @@
 /* plot_lines.c — multi-panel line plots where colour and dash pattern carry separate meanings
- * (e.g. colour = which neuron, dash = which estimator), drawn by gnuplot into a PNG.
+ * (e.g. colour = which neuron, dash = which estimator), drawn by gnuplot into a PNG;
+ * eqs_plot_lines_ex adds min-max (or any) error bars and categorical x tic labels (sweeps).
  *
  * Like eqs_plot_csv: a generated script in a temp file, gnuplot's output in a temp log that
  * only surfaces (its tail, in the error message) when it fails, and the PNG renamed into place
@@ -58,20 +59,45 @@ static eqs_status header_columns(const char *csv_path, int *n, eqs_err *err)
     return EQS_OK;
 }
 
-static eqs_status check_columns(const char *csv_path, int x_col, const eqs_plot_panel *panels,
-                                int n_panels, eqs_err *err)
+static eqs_status bad_column(const char *csv_path, int col, int n, eqs_err *err)
 {
-    int n = 0;
+    return eqs_err_set(err, EQS_EINVAL, "%s: column %d to plot, but the header has columns 1 to %d",
+                       csv_path, col, n);
+}
+
+/* Error-bar columns of curve k (0 when it has none) and the tic-label column. */
+static int bar_col(const int *cols, int k)
+{
+    return cols ? cols[k] : 0;
+}
+
+static eqs_status check_extra(const char *csv_path, const eqs_plot_extra *x, int n_curves, int n,
+                              eqs_err *err)
+{
+    if (x->xtic_col < 0 || x->xtic_col > n)
+        return bad_column(csv_path, x->xtic_col, n, err);
+    for (int k = 0; k < n_curves; k++) {
+        int lo = bar_col(x->lo_cols, k), hi = bar_col(x->hi_cols, k);
+        if (lo < 0 || lo > n || hi < 0 || hi > n)
+            return bad_column(csv_path, lo < 0 || lo > n ? lo : hi, n, err);
+    }
+    return EQS_OK;
+}
+
+static eqs_status check_columns(const char *csv_path, int x_col, const eqs_plot_panel *panels,
+                                int n_panels, const eqs_plot_extra *extra, eqs_err *err)
+{
+    int n = 0, n_curves = 0;
     eqs_status st = header_columns(csv_path, &n, err);
-    for (int p = 0; p < n_panels && st == EQS_OK; p++)
+    for (int p = 0; p < n_panels && st == EQS_OK; p++) {
         for (int i = -1; i < panels[p].n_lines; i++) {
             int col = i < 0 ? x_col : panels[p].lines[i].y_col;
             if (col < (i < 0 ? 1 : 0) || col > n)
-                return eqs_err_set(err, EQS_EINVAL,
-                                   "%s: column %d to plot, but the header has columns 1 to %d",
-                                   csv_path, col, n);
+                return bad_column(csv_path, col, n, err);
         }
-    return st;
+        n_curves += panels[p].n_lines;
+    }
+    return st == EQS_OK && extra ? check_extra(csv_path, extra, n_curves, n, err) : st;
 }
 
 static void put_quoted(FILE *f, const char *s)
@@ -86,7 +112,8 @@ static void put_quoted(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-static void put_line(FILE *f, const char *csv_path, int x_col, const eqs_plot_line *l, int first)
+static void put_line(FILE *f, const char *csv_path, int x_col, const eqs_plot_line *l, int first,
+                     int lo_col, int hi_col, int xtic_col)
 {
     if (l->y_col == 0) {
         fputs("NaN", f); /* key entry only */
@@ -96,9 +123,14 @@ static void put_line(FILE *f, const char *csv_path, int x_col, const eqs_plot_li
         else
             fputs("''", f);
         fprintf(f, " using %d:%d", x_col, l->y_col);
+        if (lo_col > 0 && hi_col > 0)
+            fprintf(f, ":%d:%d", lo_col, hi_col);
+        if (xtic_col > 0)
+            fprintf(f, ":xtic(%d)", xtic_col);
     }
     static const char *const widths[4] = {"2.5", "2", "2", "3.5"}; /* dots need weight */
-    fprintf(f, " with lines lw %s lc rgb '%s' dt %s ", widths[l->dash],
+    fprintf(f, " with %s lw %s lc rgb '%s' dt %s ",
+            lo_col > 0 && hi_col > 0 ? "yerrorlines pt 7 ps 0.8" : "lines", widths[l->dash],
             l->color < 0 ? "black" : palette[l->color % 8], dashes[l->dash]);
     if (l->title) {
         fputs("title ", f);
@@ -109,7 +141,8 @@ static void put_line(FILE *f, const char *csv_path, int x_col, const eqs_plot_li
 }
 
 static void write_script(FILE *f, const plot_files *pf, const char *csv_path, const char *title,
-                         const char *xlabel, int x_col, const eqs_plot_panel *panels, int n_panels)
+                         const char *xlabel, int x_col, const eqs_plot_panel *panels, int n_panels,
+                         const eqs_plot_extra *x)
 {
     fprintf(f, "set terminal pngcairo noenhanced rounded size %d,600 font ',11'\nset output ",
             120 + 560 * n_panels);
@@ -121,17 +154,20 @@ static void write_script(FILE *f, const plot_files *pf, const char *csv_path, co
     put_quoted(f, title);
     fputs("\nset xlabel ", f);
     put_quoted(f, xlabel);
-    for (int p = 0; p < n_panels; p++) {
+    if (x) /* markers and bars at the ends stay off the border */
+        fputs("\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05", f);
+    for (int p = 0, k = 0; p < n_panels; p++) {
         fputs("\nset title ", f);
         put_quoted(f, panels[p].title);
         fputs("\nset ylabel ", f);
         put_quoted(f, panels[p].ylabel);
         fputs("\nplot ", f);
         int first = 1;
-        for (int i = 0; i < panels[p].n_lines; i++) {
+        for (int i = 0; i < panels[p].n_lines; i++, k++) {
             if (i)
                 fputs(", \\\n  ", f);
-            put_line(f, csv_path, x_col, &panels[p].lines[i], first);
+            put_line(f, csv_path, x_col, &panels[p].lines[i], first, x ? bar_col(x->lo_cols, k) : 0,
+                     x ? bar_col(x->hi_cols, k) : 0, x ? x->xtic_col : 0);
             first = first && panels[p].lines[i].y_col == 0;
         }
     }
@@ -214,11 +250,18 @@ eqs_status eqs_plot_lines(const char *csv_path, const char *png_path, const char
                           const char *xlabel, int x_col, const eqs_plot_panel *panels, int n_panels,
                           eqs_err *err)
 {
+    return eqs_plot_lines_ex(csv_path, png_path, title, xlabel, x_col, panels, n_panels, NULL, err);
+}
+
+eqs_status eqs_plot_lines_ex(const char *csv_path, const char *png_path, const char *title,
+                             const char *xlabel, int x_col, const eqs_plot_panel *panels,
+                             int n_panels, const eqs_plot_extra *extra, eqs_err *err)
+{
     eqs_status st = check_path(csv_path, err);
     if (st == EQS_OK)
         st = check_path(png_path, err);
     if (st == EQS_OK)
-        st = check_columns(csv_path, x_col, panels, n_panels, err);
+        st = check_columns(csv_path, x_col, panels, n_panels, extra, err);
     char gnuplot[4096];
     if (st == EQS_OK && !find_program("gnuplot", gnuplot, sizeof gnuplot))
         st = eqs_err_set(err, EQS_EIO,
@@ -237,7 +280,7 @@ eqs_status eqs_plot_lines(const char *csv_path, const char *png_path, const char
         if (script_fd >= 0)
             close(script_fd);
     } else {
-        write_script(f, &pf, csv_path, title, xlabel, x_col, panels, n_panels);
+        write_script(f, &pf, csv_path, title, xlabel, x_col, panels, n_panels, extra);
         st = fclose(f) == 0
                  ? run_gnuplot(gnuplot, &pf, csv_path, png_path, err)
                  : eqs_err_set(err, EQS_EIO, "cannot write the gnuplot script %s", pf.script);

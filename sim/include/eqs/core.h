@@ -123,10 +123,10 @@ double eqs_rng_uniform(eqs_rng *r);             /* [0, 1), 53 bits from two word
 double eqs_rng_normal(eqs_rng *r);              /* Box-Muller, consumes 4 words (2 uniforms) */
 uint32_t eqs_rng_below(eqs_rng *r, uint32_t n); /* uniform on [0, n), unbiased (rejection) */
 
-/* Bulk draws for inner loops (vectorised; sim/core/rng_fill.c). Element i uses block
- * block0 + i/4 of the stream (seed, purpose, entity), so a fill is random-access and the same
- * whatever the chunking. Return the number of blocks consumed (ceil(n/4)): add it to the
- * caller's running block offset so the next fill draws fresh numbers.
+/* Bulk draws for inner loops (vectorised; sim/core/rng_fill.c): a fill of n elements uses
+ * blocks block0 .. block0 + ceil(n/4) - 1 of the stream (seed, purpose, entity). Return the
+ * number of blocks consumed (ceil(n/4)): add it to the caller's running block offset so the
+ * next fill draws fresh numbers.
  * Uniform: [0, 1) with 24 bits. Normal: Box-Muller with polynomial log/sin/cos (|err| < 1e-6). */
 uint64_t eqs_rng_fill_uniform_f32(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
                                   uint32_t entity, uint64_t block0);

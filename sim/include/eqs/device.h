@@ -91,6 +91,12 @@ void eqs_device_config_default(eqs_device_config *c, eqs_device_kind k);
  * the field as "device.<name>" and say how to fix it. */
 eqs_status eqs_device_config_check(const eqs_device_config *c, eqs_err *err);
 
+/* NeuroSim's nonlinearity label NL (MLP+NeuroSim Documents/Nonlinearity-NormA.htm) and the
+ * normalised A = A / P_max of G(P) = B (1 - e^{-P/A}) + G_min, both signed (negative = the
+ * mirrored, convex curve; NL 0 <-> A = +inf, returned as 0 = linear). docs/devices.md. */
+double eqs_device_nl_to_a(double nl);
+double eqs_device_a_to_nl(double a_norm);
+
 /* ---- per-cell state ----------------------------------------------------------------------- */
 
 typedef struct eqs_device_array eqs_device_array;

@@ -214,6 +214,21 @@ eqs_status eqs_plot_lines(const char *csv_path, const char *png_path, const char
                           const char *xlabel, int x_col, const eqs_plot_panel *panels, int n_panels,
                           eqs_err *err);
 
+/* What eqs_plot_lines_ex adds to the curves. The arrays are indexed by the curve's number over
+ * all panels (panel 0's lines first); NULL means none. A curve with lo_cols[i] and hi_cols[i]
+ * both > 0 is drawn with point markers and an error bar from column lo to column hi at each x.
+ * xtic_col > 0 labels the x tics with that column's text at each x (categorical values plotted
+ * by index); 0 keeps the numeric axis. */
+typedef struct eqs_plot_extra {
+    const int *lo_cols, *hi_cols;
+    int xtic_col;
+} eqs_plot_extra;
+
+/* eqs_plot_lines with error bars and/or tic labels (extra may be NULL: eqs_plot_lines). */
+eqs_status eqs_plot_lines_ex(const char *csv_path, const char *png_path, const char *title,
+                             const char *xlabel, int x_col, const eqs_plot_panel *panels,
+                             int n_panels, const eqs_plot_extra *extra, eqs_err *err);
+
 #ifdef __cplusplus
 }
 #endif
