@@ -106,8 +106,7 @@ static void test_ideal_equivalence(void)
     eqs_tile_update_delta(f, dw);
     eqs_tile_read(a, wa);
     eqs_tile_read(f, wf);
-    CHECK_MSG(rel_err(wa, wf, NO * NI) < 1e-6, "update_delta rel err %g",
-              rel_err(wa, wf, NO * NI));
+    CHECK_MSG(rel_err(wa, wf, NO * NI) < 1e-6, "update_delta rel err %g", rel_err(wa, wf, NO * NI));
     eqs_tile_last_update(a, d2);
     CHECK_MSG(rel_err(d2, dw, NO * NI) < 1e-4, "last_update rel err %g", rel_err(d2, dw, NO * NI));
     eqs_tile_last_update(f, d2);
@@ -116,8 +115,7 @@ static void test_ideal_equivalence(void)
     eqs_tile_update_outer(f, yb, x, B, -0.01f);
     eqs_tile_read(a, wa);
     eqs_tile_read(f, wf);
-    CHECK_MSG(rel_err(wa, wf, NO * NI) < 1e-6, "update_outer rel err %g",
-              rel_err(wa, wf, NO * NI));
+    CHECK_MSG(rel_err(wa, wf, NO * NI) < 1e-6, "update_outer rel err %g", rel_err(wa, wf, NO * NI));
     /* achieved = requested: W moved by exactly what the float tile reports it asked */
     eqs_tile_last_update(f, dw);
     eqs_tile_last_update(a, d2);
@@ -393,8 +391,7 @@ static void test_refresh(void)
     double worst = 0;
     for (int k = 0; k < NO * NI; k++)
         worst = fmax(worst, fabs((double)after[k] - before[k]));
-    CHECK_MSG(worst <= 0.5 * 0.01 + 1e-6, "refresh moved a weight by %g (half step 0.005)",
-              worst);
+    CHECK_MSG(worst <= 0.5 * 0.01 + 1e-6, "refresh moved a weight by %g (half step 0.005)", worst);
     /* each refreshed pair: 2 resets + the pulses of |w| / 0.01 (90..100 pulses) */
     CHECK(c->refresh_pulses >= (uint64_t)near * (2 + 90) &&
           c->refresh_pulses <= (uint64_t)near * (2 + 100));

@@ -1,57 +1,23 @@
-/* rng_fill_body.h — the bulk Philox fills, included once per instruction set by rng_fill.c
- * (baseline x86-64) and rng_fill_v4.c (x86-64-v4) with RNG_FILL_NAME naming the variant.
- * Written so GCC vectorises them: 16 Philox blocks per chunk in lanes, polynomial log, sin and
- * cos (float, |error| < 2e-7 absolute on the normals' range) instead of libm calls, lane-major
- * outputs. Not a public header. */
+/* rng_fill_body.h — the bulk fills, included once per instruction set by rng_fill.c (baseline
+ * x86-64) and rng_fill_v4.c (x86-64-v4) with RNG_FILL_NAME naming the variant. Written so GCC
+ * vectorises them: one SplitMix64 hash per draw, polynomial log, sin and cos (float, |error| <
+ * 2e-7 absolute on the normals' range) instead of libm calls. Not a public header.
+ *
+ * Layout: a fill at block0 owns the counters 4 block0 .. 4 (block0 + ceil(n/4)) - 1 of its
+ * stream. Uniform element i is the top 24 bits of draw 4 block0 + i; normal pair p (elements
+ * 64c + l and 64c + 32 + l for p = 32c + l) comes from draw 4 block0 + p by Box-Muller (bits
+ * 63..40 and 31..8), cos then sin. Draw j of a stream is mix64(key + j * golden gamma). */
 #include <math.h>
 #include <string.h>
 
+#include "rng_mix.h"
+
 #include "eqs/core.h"
 
-#define LANES 16 /* blocks per chunk: one AVX-512 register of 32-bit words */
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-/* LANES Philox4x32-10 blocks with counters (b, b >> 32, entity, purpose), b = block0 + lane. */
-static inline void philox_lanes(uint64_t seed, uint32_t purpose, uint32_t entity, uint64_t block0,
-                                uint32_t w[4][LANES])
+/* 24 random bits -> [0, 1) (exact in float; through int32 so that it vectorises). */
+static inline float unit_f32(uint64_t bits24)
 {
-    uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
-    for (int l = 0; l < LANES; l++) {
-        uint64_t b = block0 + (uint64_t)l;
-        c0[l] = (uint32_t)b;
-        c1[l] = (uint32_t)(b >> 32);
-        c2[l] = entity;
-        c3[l] = purpose;
-    }
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int round = 0; round < 10; round++) {
-        for (int l = 0; l < LANES; l++) {
-            uint64_t p0 = (uint64_t)PHILOX_M0 * c0[l];
-            uint64_t p1 = (uint64_t)PHILOX_M1 * c2[l];
-            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0;
-            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
-            c1[l] = (uint32_t)p1;
-            c3[l] = (uint32_t)p0;
-            c0[l] = n0;
-            c2[l] = n2;
-        }
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    memcpy(w[0], c0, sizeof c0);
-    memcpy(w[1], c1, sizeof c1);
-    memcpy(w[2], c2, sizeof c2);
-    memcpy(w[3], c3, sizeof c3);
-}
-
-/* 24 random bits -> [0, 1) (exact in float). */
-static inline float unit_f32(uint32_t u)
-{
-    return (float)(int32_t)(u >> 8) * (1.0f / 16777216.0f); /* signed: vectorises on AVX2 */
+    return (float)(int32_t)bits24 * (1.0f / 16777216.0f);
 }
 
 /* ln(x) for x in (0, 1]: exponent from the bits, mantissa m in [sqrt(1/2), sqrt(2)) through
@@ -96,9 +62,6 @@ static inline void sincos_2pi_f32(float u, float *s, float *c)
     *c = cv;
 }
 
-/* Chunk c of a fill (elements 64c .. 64c+63) comes from blocks block0 + 16c .. +15: element
- * 64c + 16j + l is word j of block block0 + 16c + l (normals: words 2k, 2k+1 of that block give
- * elements 64c + 32k + l (cos) and 64c + 32k + 16 + l (sin)). Lane-major, so no transpose. */
 uint64_t RNG_FILL_NAME(uniform)(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
                                 uint32_t entity, uint64_t block0);
 uint64_t RNG_FILL_NAME(normal)(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
@@ -107,39 +70,29 @@ uint64_t RNG_FILL_NAME(normal)(float *out, size_t n, uint64_t seed, eqs_rng_purp
 uint64_t RNG_FILL_NAME(uniform)(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
                                 uint32_t entity, uint64_t block0)
 {
-    uint32_t w[4][LANES];
-    float tmp[4 * LANES];
-    for (size_t first = 0; first < n; first += 4 * LANES) {
-        philox_lanes(seed, (uint32_t)purpose, entity, block0 + first / 4, w);
-        for (int j = 0; j < 4; j++)
-            for (int l = 0; l < LANES; l++)
-                tmp[j * LANES + l] = unit_f32(w[j][l]);
-        size_t count = n - first < 4 * LANES ? n - first : 4 * LANES;
-        memcpy(out + first, tmp, count * sizeof(float));
-    }
+    uint64_t key = eqs_rng_fill_key(seed, purpose, entity), c0 = 4 * block0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = unit_f32(eqs_mix64(key + (c0 + i) * EQS_GOLDEN_GAMMA) >> 40);
     return (n + 3) / 4;
 }
 
 uint64_t RNG_FILL_NAME(normal)(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
                                uint32_t entity, uint64_t block0)
 {
-    uint32_t w[4][LANES];
-    float tmp[4 * LANES];
-    for (size_t first = 0; first < n; first += 4 * LANES) {
-        philox_lanes(seed, (uint32_t)purpose, entity, block0 + first / 4, w);
-        for (int l = 0; l < LANES; l++) {
-            float rad[2], sn[2], cs[2];
-            for (int k = 0; k < 2; k++) {
-                float u1 = 1.0f - unit_f32(w[2 * k][l]); /* (0, 1]: log is finite */
-                rad[k] = sqrtf(-2.0f * log_f32(u1));
-                sincos_2pi_f32(unit_f32(w[2 * k + 1][l]), &sn[k], &cs[k]);
-            }
-            tmp[l] = rad[0] * cs[0];
-            tmp[LANES + l] = rad[0] * sn[0];
-            tmp[2 * LANES + l] = rad[1] * cs[1];
-            tmp[3 * LANES + l] = rad[1] * sn[1];
+    enum { PAIRS = 32 };
+    uint64_t key = eqs_rng_fill_key(seed, purpose, entity), c0 = 4 * block0;
+    float tmp[2 * PAIRS];
+    for (size_t first = 0; first < n; first += 2 * PAIRS) {
+        uint64_t c = c0 + first / 2;
+        for (int l = 0; l < PAIRS; l++) {
+            uint64_t h = eqs_mix64(key + (c + (uint64_t)l) * EQS_GOLDEN_GAMMA);
+            float u1 = 1.0f - unit_f32(h >> 40); /* (0, 1]: log is finite */
+            float rad = sqrtf(-2.0f * log_f32(u1)), sn, cs;
+            sincos_2pi_f32(unit_f32((h >> 8) & 0xffffffu), &sn, &cs);
+            tmp[l] = rad * cs;
+            tmp[PAIRS + l] = rad * sn;
         }
-        size_t count = n - first < 4 * LANES ? n - first : 4 * LANES;
+        size_t count = n - first < 2 * PAIRS ? n - first : 2 * PAIRS;
         memcpy(out + first, tmp, count * sizeof(float));
     }
     return (n + 3) / 4;

@@ -56,13 +56,13 @@ typedef struct analog_tile {
     eqs_device_array *gp, *gm;
     double g_ref_sie; /* siemens per unit weight */
     float inv_g_ref;
-    bool ideal_dev;      /* exactly programmable: dW is applied exactly, not as pulses */
-    bool dev_noise;      /* devices have read noise */
-    bool dev_noise_flat; /* ... with the same variance in every cell (no G dependence) */
-    eqs_real v_flat;     /* that variance per pair, weight^2 */
-    bool exact_noise;    /* periphery.exact_read_noise: per-device draws */
-    bool ir;             /* r_wire > 0 */
-    bool exact;          /* is_exact */
+    bool ideal_dev;           /* exactly programmable: dW is applied exactly, not as pulses */
+    bool dev_noise;           /* devices have read noise */
+    bool dev_noise_flat;      /* ... with the same variance in every cell (no G dependence) */
+    eqs_real v_flat;          /* that variance per pair, weight^2 */
+    bool exact_noise;         /* periphery.exact_read_noise: per-device draws */
+    bool ir;                  /* r_wire > 0 */
+    bool exact;               /* is_exact */
     eqs_real *w, *w_read, *v; /* [n] (w_read == w without IR drop; v only when needed) */
     float *sd_p, *sd_m;       /* [n] exact mode: read std of each device, siemens */
     eqs_real *dw;             /* [n] update_outer's requested dW */
@@ -312,8 +312,8 @@ static void ws_reserve(read_ws *ws, int32_t batch)
 
 /* out [batch, n_dst] = in [:, s0:s1] (.) m over the physical tiles' rows s0..s1 of src:
  * forward: in [batch, n_in] m^T; transposed: in [batch, n_out] m. */
-static void block_product(const eqs_tile *t, bool tr, const eqs_real *in, int32_t batch,
-                          int32_t s0, int32_t s1, const eqs_real *m, eqs_real *out)
+static void block_product(const eqs_tile *t, bool tr, const eqs_real *in, int32_t batch, int32_t s0,
+                          int32_t s1, const eqs_real *m, eqs_real *out)
 {
     if (!tr)
         eqs_gemm(false, true, batch, t->n_out, s1 - s0, 1, in + s0, t->n_in, m + s0, t->n_in, 0,
@@ -325,8 +325,8 @@ static void block_product(const eqs_tile *t, bool tr, const eqs_real *in, int32_
 
 /* The variance of one partial sum when every pair has the same read variance: v_flat times
  * the sum of the squared inputs of the block. */
-static void flat_variance(const read_ws *ws, eqs_real v_flat, int32_t batch, int32_t s0,
-                          int32_t s1, eqs_real *out)
+static void flat_variance(const read_ws *ws, eqs_real v_flat, int32_t batch, int32_t s0, int32_t s1,
+                          eqs_real *out)
 {
     for (int32_t b = 0; b < batch; b++) {
         const eqs_real *s = ws->sq + (size_t)b * ws->n_src;
@@ -341,8 +341,7 @@ static void flat_variance(const read_ws *ws, eqs_real v_flat, int32_t batch, int
 }
 
 /* DAC, then every physical tile's noiseless partial sum and its variance. */
-static void read_prepare(const eqs_tile *t, read_ws *ws, bool tr, const eqs_real *x,
-                         int32_t batch)
+static void read_prepare(const eqs_tile *t, read_ws *ws, bool tr, const eqs_real *x, int32_t batch)
 {
     analog_tile *a = an(t);
     ws_reserve(ws, batch);
@@ -379,8 +378,8 @@ static void device_noise(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch,
     const float ig = a->inv_g_ref;
     for (int32_t b = 0; b < batch; b++) {
         float *z = a->fu; /* 2 n >= 2 cells */
-        a->read_block += eqs_rng_fill_normal_f32(z, 2 * cells, a->seed, EQS_RNG_READ_NOISE,
-                                                 a->id, a->read_block);
+        a->read_block += eqs_rng_fill_normal_f32(z, 2 * cells, a->seed, EQS_RNG_READ_NOISE, a->id,
+                                                 a->read_block);
         const eqs_real *x = ws->xq + (size_t)b * ws->n_src;
         eqs_real *o = out + (size_t)b * ws->n_dst;
         size_t c = 0;
@@ -520,8 +519,8 @@ static void convert_dw(eqs_tile *t, const eqs_real *dw)
     bool one = a->hw.update.one_sided != 0;
     eqs_device_mean_steps(a->gp, a->fa, a->fb);
     eqs_device_mean_steps(a->gm, a->fc, a->fd);
-    a->round_block += eqs_rng_fill_uniform_f32(a->fu, one ? n : 2 * n, a->seed,
-                                               EQS_RNG_PULSE_ROUND, a->id, a->round_block);
+    a->round_block += eqs_rng_fill_uniform_f32(a->fu, one ? n : 2 * n, a->seed, EQS_RNG_PULSE_ROUND,
+                                               a->id, a->round_block);
     const float *restrict gp = eqs_device_g(a->gp), *restrict gm = eqs_device_g(a->gm);
     const float *restrict hp = eqs_device_g_hi(a->gp), *restrict hm = eqs_device_g_hi(a->gm);
     const float *restrict lp = eqs_device_g_lo(a->gp), *restrict lm = eqs_device_g_lo(a->gm);
@@ -573,7 +572,8 @@ static void refresh_pairs(eqs_tile *t)
     size_t count = 0;
     double gsum = 0;
     for (size_t k = 0; k < a->n; k++) {
-        bool near = gp[k] >= hp[k] - thr * (hp[k] - lp[k]) || gm[k] >= hm[k] - thr * (hm[k] - lm[k]);
+        bool near =
+            gp[k] >= hp[k] - thr * (hp[k] - lp[k]) || gm[k] >= hm[k] - thr * (hm[k] - lm[k]);
         a->mask[k] = near;
         count += near;
         /* keep the pair's difference; charge the two reset pulses at the G they meet */
@@ -733,8 +733,8 @@ static void coincidence_update(eqs_tile *t, const eqs_real *av, const eqs_real *
     }
 }
 
-static void analog_update_outer(eqs_tile *t, const eqs_real *av, const eqs_real *bv,
-                                int32_t batch, eqs_real scale)
+static void analog_update_outer(eqs_tile *t, const eqs_real *av, const eqs_real *bv, int32_t batch,
+                                eqs_real scale)
 {
     analog_tile *a = an(t);
     if (a->hw.update.mode == EQS_PULSE_STOCHASTIC_ROUNDING) {
@@ -815,8 +815,8 @@ static void analog_destroy(eqs_tile *t)
     eqs_device_array_destroy(a->gm);
     if (a->w_read != a->w)
         eqs_free(a->w_read);
-    void *bufs[] = {a->w,  a->v,  a->sd_p, a->sd_m, a->dw,   a->last, a->fa,    a->fb,   a->fc,
-                    a->fd, a->fu, a->line, a->np,   a->nm,   a->mask, a->rmask, a->cmask};
+    void *bufs[] = {a->w,  a->v,  a->sd_p, a->sd_m, a->dw, a->last, a->fa,    a->fb,   a->fc,
+                    a->fd, a->fu, a->line, a->np,   a->nm, a->mask, a->rmask, a->cmask};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         eqs_free(bufs[i]);
     ws_free(&a->fwd);
@@ -853,8 +853,7 @@ static eqs_status check_hw(const eqs_hw_config *hw, eqs_err *err)
                            "analog tile: array.max_rows = %d, array.max_cols = %d must be >= 1",
                            ar->max_rows, ar->max_cols);
     if (!(ar->w_max > 0))
-        return eqs_err_set(err, EQS_EINVAL, "analog tile: array.w_max = %g must be > 0",
-                           ar->w_max);
+        return eqs_err_set(err, EQS_EINVAL, "analog tile: array.w_max = %g must be > 0", ar->w_max);
     if (!(ar->refresh_threshold >= 0 && ar->refresh_threshold < 1))
         return eqs_err_set(err, EQS_EINVAL,
                            "analog tile: array.refresh_threshold = %g must be in [0, 1)",
@@ -882,8 +881,7 @@ static eqs_status check_hw(const eqs_hw_config *hw, eqs_err *err)
         return eqs_err_set(err, EQS_EINVAL, "analog tile: update.max_pulses = %d must be >= 1",
                            up->max_pulses);
     if (up->mode == EQS_PULSE_COINCIDENCE && (up->bl < 1 || up->bl > 63))
-        return eqs_err_set(err, EQS_EINVAL, "analog tile: update.bl = %d must be in 1..63",
-                           up->bl);
+        return eqs_err_set(err, EQS_EINVAL, "analog tile: update.bl = %d must be in 1..63", up->bl);
     return eqs_device_config_check(&hw->device, err);
 }
 
@@ -929,8 +927,7 @@ static eqs_status alloc_state(eqs_tile *t, analog_tile *a, eqs_err *err)
 }
 
 eqs_status eqs_tile_create_analog(eqs_tile **out, int32_t n_out, int32_t n_in,
-                                  const eqs_hw_config *hw, uint64_t seed, uint32_t id,
-                                  eqs_err *err)
+                                  const eqs_hw_config *hw, uint64_t seed, uint32_t id, eqs_err *err)
 {
     if (n_out < 1 || n_in < 1)
         return eqs_err_set(err, EQS_EINVAL, "analog tile: size %d x %d must be positive", n_out,
@@ -959,8 +956,8 @@ eqs_status eqs_tile_create_analog(eqs_tile **out, int32_t n_out, int32_t n_in,
     a->ideal_dev = dc->kind == EQS_DEV_IDEAL;
     a->dev_noise = dc->read_noise_rel > 0 || dc->read_noise_sie > 0;
     a->dev_noise_flat = a->dev_noise && dc->read_noise_rel == 0;
-    a->v_flat = (eqs_real)(2 * dc->read_noise_sie * dc->read_noise_sie /
-                           (a->g_ref_sie * a->g_ref_sie));
+    a->v_flat =
+        (eqs_real)(2 * dc->read_noise_sie * dc->read_noise_sie / (a->g_ref_sie * a->g_ref_sie));
     a->exact_noise = a->dev_noise && hw->periphery.exact_read_noise != 0;
     a->ir = hw->array.r_wire_ohm > 0;
     a->exact = !a->dev_noise && !a->ir && hw->periphery.dac_bits == 0 &&
@@ -977,8 +974,7 @@ eqs_status eqs_tile_create_analog(eqs_tile **out, int32_t n_out, int32_t n_in,
         st = alloc_state(t, a, err);
     if (st != EQS_OK) {
         eqs_tile_destroy(t);
-        return err && err->code != EQS_OK ? st
-                                          : eqs_err_set(err, st, "analog tile: out of memory");
+        return err && err->code != EQS_OK ? st : eqs_err_set(err, st, "analog tile: out of memory");
     }
     refresh_cache(t);
     *out = t;

@@ -158,11 +158,11 @@ const char *eqs_phase_name(eqs_phase p)
 typedef enum { LAST_NONE, LAST_DELTA, LAST_OUTER } last_kind;
 
 typedef struct ideal_tile {
-    eqs_real *w;              /* [n_out, n_in] */
-    eqs_real *y_last;         /* [cap_batch, n_out]: the last mvm's product (mvm_again) */
+    eqs_real *w;      /* [n_out, n_in] */
+    eqs_real *y_last; /* [cap_batch, n_out]: the last mvm's product (mvm_again) */
     int32_t cap_batch, last_batch;
     last_kind last;
-    eqs_real *last_dw;        /* [n_out, n_in] once an update_delta came (allocated then) */
+    eqs_real *last_dw;         /* [n_out, n_in] once an update_delta came (allocated then) */
     eqs_real *last_a, *last_b; /* [cap_ab, n_out], [cap_ab, n_in] */
     int32_t cap_ab, last_ab_batch;
     eqs_real last_scale;
