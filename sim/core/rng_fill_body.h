@@ -13,34 +13,12 @@
 #include "rng_mix.h"
 
 #include "eqs/core.h"
+#include "eqs/fastmath.h"
 
 /* 24 random bits -> [0, 1) (exact in float; through int32 so that it vectorises). */
 static inline float unit_f32(uint64_t bits24)
 {
     return (float)(int32_t)bits24 * (1.0f / 16777216.0f);
-}
-
-/* ln(x) for x in (0, 1]: exponent from the bits, mantissa m in [sqrt(1/2), sqrt(2)) through
- * log(m) = 2 atanh(t), t = (m-1)/(m+1), |t| < 0.172, odd series to t^9 (error < 3e-8). */
-static inline float log_f32(float x)
-{
-    uint32_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    int32_t e = (int32_t)((bits >> 23) & 0xff) - 127;
-    uint32_t mb = (bits & 0x7fffffu) | 0x3f800000u; /* m in [1, 2) */
-    float m;
-    memcpy(&m, &mb, sizeof m);
-    if (m > 1.41421356f) {
-        m *= 0.5f;
-        e += 1;
-    }
-    float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-    float p = 2.0f / 9.0f;
-    p = p * t2 + 2.0f / 7.0f;
-    p = p * t2 + 2.0f / 5.0f;
-    p = p * t2 + 2.0f / 3.0f;
-    p = p * t2 + 2.0f;
-    return (float)e * 0.69314718f + t * p;
 }
 
 /* sin and cos of 2 pi u for u in [0, 1): reduce to r = 2 pi (u - k/4) in [-pi/4, pi/4] and
@@ -87,7 +65,7 @@ uint64_t RNG_FILL_NAME(normal)(float *out, size_t n, uint64_t seed, eqs_rng_purp
         for (int l = 0; l < PAIRS; l++) {
             uint64_t h = eqs_mix64(key + (c + (uint64_t)l) * EQS_GOLDEN_GAMMA);
             float u1 = 1.0f - unit_f32(h >> 40); /* (0, 1]: log is finite */
-            float rad = sqrtf(-2.0f * log_f32(u1)), sn, cs;
+            float rad = sqrtf(-2.0f * eqs_fast_logf(u1)), sn, cs;
             sincos_2pi_f32(unit_f32((h >> 8) & 0xffffffu), &sn, &cs);
             tmp[l] = rad * cs;
             tmp[PAIRS + l] = rad * sn;

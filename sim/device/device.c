@@ -15,6 +15,8 @@
 
 #include "device_impl.h"
 
+#include "eqs/fastmath.h"
+
 #define FLAG_STUCK 1u /* stuck off or on since fabrication */
 #define FLAG_WORN  2u /* endurance exhausted */
 
@@ -257,7 +259,7 @@ static inline float powpos(float b, float e) /* b^e for b >= 0, e >= 0; 0^0 = 1 
 {
     if (e == 0.0f)
         return 1.0f;
-    return b > 0.0f ? expf(e * logf(b)) : 0.0f;
+    return b > 0.0f ? eqs_fast_expf(e * eqs_fast_logf(b)) : 0.0f;
 }
 
 /* Mean step magnitude (before the cell's scale s) of one pulse at state x, x in [0, 1]. */
@@ -269,7 +271,7 @@ static inline float f_up(const dev_consts *k, eqs_device_kind kind, float x)
     case EQS_DEV_SOFT_BOUNDS:
         return 1.0f - x;
     case EQS_DEV_EXP_STEP: {
-        float y = 1.0f - k->a_up * expf(k->g_up * (k->za * x + k->zb));
+        float y = 1.0f - k->a_up * eqs_fast_expf(k->g_up * (k->za * x + k->zb));
         return y > 0.0f ? y : 0.0f;
     }
     case EQS_DEV_POW_STEP:
@@ -279,7 +281,7 @@ static inline float f_up(const dev_consts *k, eqs_device_kind kind, float x)
     case EQS_DEV_NONLINEAR:
         return (k->m_up - 1.0f) * x + k->c_up;
     case EQS_DEV_PCM:
-        return expf(-k->set_gamma * x);
+        return eqs_fast_expf(-k->set_gamma * x);
     default: /* ideal, constant_step */
         return 1.0f;
     }
@@ -293,7 +295,7 @@ static inline float f_down(const dev_consts *k, eqs_device_kind kind, float x)
     case EQS_DEV_SOFT_BOUNDS:
         return x;
     case EQS_DEV_EXP_STEP: {
-        float y = 1.0f - k->a_down * expf(-k->g_down * (k->za * x + k->zb));
+        float y = 1.0f - k->a_down * eqs_fast_expf(-k->g_down * (k->za * x + k->zb));
         return y > 0.0f ? y : 0.0f;
     }
     case EQS_DEV_POW_STEP:
@@ -599,7 +601,7 @@ void eqs_device_advance_time(eqs_device_array *d, double dt_s)
         if (d->flags[i] & FLAG_STUCK)
             continue;
         float t = age > t0 ? age * inv_t0 : 1.0f;
-        float gi = d->g0[i] * expf(-d->nu[i] * logf(t));
+        float gi = d->g0[i] * eqs_fast_expf(-d->nu[i] * eqs_fast_logf(t));
         d->g[i] = gi > d->g_lo[i] ? gi : d->g_lo[i];
     }
 }

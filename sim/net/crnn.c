@@ -646,10 +646,11 @@ static void neuron_settle(const eqs_crnn *net, const eqs_real *s_prev, eqs_real 
     if (nc->bits > 0) {
         eqs_real lo = net->state_lo, span = net->state_hi - net->state_lo;
         eqs_real levels = (eqs_real)((1u << nc->bits) - 1u);
+        eqs_real to_level = levels / span, to_state = span / levels;
         for (int64_t i = 0; i < n; i++) {
-            eqs_real u = (s[i] - lo) / span * levels;
+            eqs_real u = (s[i] - lo) * to_level;
             u = u < 0 ? 0 : (u > levels ? levels : u);
-            s[i] = lo + (eqs_real)(int32_t)(u + (eqs_real)0.5) * span / levels;
+            s[i] = lo + (eqs_real)(int32_t)(u + (eqs_real)0.5) * to_state;
         }
     }
 }
