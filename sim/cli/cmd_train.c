@@ -42,13 +42,16 @@ static void train_usage(FILE *f)
           "angle between W_N...W_1 and F^T, angle_deg_F); RUNDIR gets the resolved config\n"
           "(config.yaml), accuracy.png and loss.png (gnuplot), result.yaml, the last checkpoint\n"
           "(checkpoint/, written atomically) and the best weights (best/); PEPITA's fixed F is\n"
-          "saved beside the weights as pepita.F.npy.\n"
+          "saved beside the weights as pepita.F.npy. counters.csv holds the action counters of\n"
+          "the cost ledger (array reads, conversions, pulses, relaxation steps; per weight array\n"
+          "and phase), cumulative over the run. An experiment with `hardware:` runs on that\n"
+          "hardware description's analog tiles and neurons (docs/hwconfig.md).\n"
           "\n"
           "  --out DIR          run directory (default runs/<name>-<date>-<time>); must not hold\n"
           "                     a run already\n"
           "  --resume RUNDIR    continue RUNDIR from its checkpoint with RUNDIR/config.yaml\n"
           "                     (--set may extend training.epochs); bit-identical to a run that\n"
-          "                     was never interrupted\n"
+          "                     was never interrupted (not yet for runs on hardware)\n"
           "  --set key=value    override a config key (e.g. training.epochs=2, optimizer.lr=1e-3)\n"
           "  --threads N        OpenBLAS threads (default training.threads)\n"
           "\n"
@@ -404,6 +407,12 @@ static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, cons
         rs->best_epoch = epoch + 1;
     }
     plot_metrics(run);
+    char ledger[EQS_PATH_LEN + 32];
+    snprintf(ledger, sizeof ledger, "%s/counters.csv", run);
+    if (eqs_ledger_write_csv(eqs_trainer_net(tr), ledger, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
+    }
     if (best && !save_checkpoint(tr, cfg, run, "best", rs, false))
         return false;
     return save_checkpoint(tr, cfg, run, "checkpoint", rs, true);
@@ -454,6 +463,14 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
     }
     if (!alloc_batch(&bb, &perm, max_batch, train.n_features, train.n)) {
         cli_error("out of memory");
+        goto done;
+    }
+    if (resume && cfg->has_hardware) {
+        /* the weights alone do not restore the devices (their conductances, spreads, wear and
+         * random streams), so a resumed run would not be the run it claims to continue */
+        cli_error("%s: --resume of a run on hardware (%s) is not supported yet: checkpoints hold "
+                  "the weights, not the device state; start the run again",
+                  run, cfg->hardware.name);
         goto done;
     }
     if (resume) {
