@@ -157,7 +157,7 @@ int cmd_mvm(int argc, char **argv)
     eqs_err err;
     if (eqs_hwconfig_load(&hw, o.hwconfig, o.overrides, o.n_overrides, &err) != EQS_OK) {
         cli_print_err(&err);
-        return 1;
+        return 2; /* a bad hwconfig is a usage error, like a bad experiment for train */
     }
     eqs_blas_set_threads(1);
     return run_mvm(&o, &hw);
