@@ -64,6 +64,16 @@ check "sweep.yaml lists the points" [ "$(grep -c '^  - {algorithm.estimator: ' "
 acc=$(awk -F, 'NR > 1 { print $4 }' "$out/results.csv" | sort -n | head -1)
 check "tiny runs learn something (worst $acc > 0.4)" ge "$acc" 0.4
 
+# 2b. --jobs 2 runs two points at once in child processes: the same numbers and weights.
+"$eqsim" sweep "$tmp/s.yaml" --out "$tmp/par" --jobs 2 >"$tmp/par.log" 2>&1
+check "parallel sweep exits 0" [ $? -eq 0 ]
+check "parallel: a line per run" [ "$(grep -cE '^\[[1-4]/4\] estimator=.* seed [01]: best test acc' "$tmp/par.log")" -eq 4 ]
+check "parallel: same results as serial" cmp -s <(cut -d, -f1-7 "$out/results.csv") \
+    <(cut -d, -f1-7 "$tmp/par/results.csv")
+check "parallel: same weights" cmp -s "$out/estimator=one_sided-seed1/checkpoint/fc1.weight.npy" \
+    "$tmp/par/estimator=one_sided-seed1/checkpoint/fc1.weight.npy"
+E2E_WANT_STATUS=2 check_fails_with "--jobs 0" "--jobs expects" sweep "$tmp/s.yaml" --jobs 0
+
 # 3. A rerun skips every run and changes no file (a re-trained run would rewrite metrics.csv,
 # whose epoch times differ).
 before=$(sums)

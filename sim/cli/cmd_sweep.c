@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../config/schema.h"
@@ -123,8 +124,8 @@ static const key_spec top_keys[] = {
 
 static void sweep_usage(FILE *f)
 {
-    fputs("usage: eqsim sweep SWEEP.yaml [--out DIR] [--threads N] [--dry-run] [--verbose]\n"
-          "                  [--set key=value ...]\n"
+    fputs("usage: eqsim sweep SWEEP.yaml [--out DIR] [--threads N] [--jobs N] [--dry-run]\n"
+          "                  [--verbose] [--set key=value ...]\n"
           "\n"
           "Runs an experiment at every point of a grid (or list of points) of config keys, for\n"
           "every seed; see docs/sweep.md. Every point's config is loaded and checked before the\n"
@@ -148,6 +149,9 @@ static void sweep_usage(FILE *f)
           "  --dry-run          list the points, their run directories and what would happen;\n"
           "                     run and write nothing\n"
           "  --verbose          show each run's epoch lines\n"
+          "  --jobs N           run N points at once, each in its own process (default 1); the\n"
+          "                     results are the same as with 1 (each run fixes its seed and\n"
+          "                     thread count); give each job its own core (N x threads <= cores)\n"
           "\n"
           "Exit status: 0 all runs finished, 1 a run failed (the others still run), 2 bad\n"
           "arguments, sweep file or config.\n",
@@ -1252,42 +1256,74 @@ static void list_runs(const sweep *sw, const sw_run *runs, int n)
 }
 
 /* Runs (or skips) one point x seed and prints its line; false if it failed. */
-static bool do_run(const sweep *sw, sw_run *r, int i, int n, bool verbose)
+static void run_head(const sweep *sw, const sw_run *r, int i, int n, char *head, size_t len)
 {
     const sw_point *p = &sw->points[r->point];
-    char head[EQS_PATH_LEN];
-    snprintf(head, sizeof head, "[%*d/%d] %s seed %llu",
+    snprintf(head, len, "[%*d/%d] %s seed %llu",
              n >= 100  ? 3
              : n >= 10 ? 2
                        : 1,
              i + 1, n, p->id, (unsigned long long)sw->seeds[r->seed]);
-    if (r->kind == RUN_DONE && read_results(r)) {
-        printf("%s: finished earlier, skipped (best test acc %.2f%%)\n", head,
-               100 * atof(r->res[R_BEST]));
-        fflush(stdout);
-        return true;
-    }
+}
+
+/* Trains run r (removing what a restart must not keep); returns cli_train_run's status. */
+static int train_one(const sweep *sw, const sw_run *r, bool verbose)
+{
     eqs_experiment_config cfg;
     if (r->kind == RUN_DONE || r->kind == RUN_RESTART)
         remove_tree(r->dir); /* DONE but unreadable results: start again too */
-    if (!load_config(sw, p, r->seed, &cfg))
-        return false;
+    if (!load_config(sw, &sw->points[r->point], r->seed, &cfg))
+        return 2;
     eqs_blas_set_threads(cfg.training.threads);
-    if (verbose)
-        printf("%s: %s\n", head, r->kind == RUN_RESUME ? "resuming" : "starting");
-    fflush(stdout);
-    double t0 = eqs_now_s();
-    int rc = cli_train_run(&cfg, r->dir, r->kind == RUN_RESUME, !verbose);
+    return cli_train_run(&cfg, r->dir, r->kind == RUN_RESUME, !verbose);
+}
+
+static bool report_run(sw_run *r, const char *head, int rc, double seconds)
+{
     if (rc != 0 || !read_results(r)) {
         printf("%s: FAILED (exit status %d; see the message above)\n", head, rc ? rc : 1);
         fflush(stdout);
         return false;
     }
     printf("%s: best test acc %.2f%% (epoch %s), final %.2f%%, %.1f s%s\n", head,
-           100 * atof(r->res[R_BEST]), r->res[R_BEST_EPOCH], 100 * atof(r->res[R_FINAL]),
-           eqs_now_s() - t0, r->kind == RUN_RESUME ? " (resumed)" : "");
+           100 * atof(r->res[R_BEST]), r->res[R_BEST_EPOCH], 100 * atof(r->res[R_FINAL]), seconds,
+           r->kind == RUN_RESUME ? " (resumed)" : "");
     fflush(stdout);
     return true;
+}
+
+/* A run finished earlier and readable: say so and skip it. */
+static bool skip_finished(sw_run *r, const char *head)
+{
+    if (r->kind != RUN_DONE || !read_results(r))
+        return false;
+    printf("%s: finished earlier, skipped (best test acc %.2f%%)\n", head,
+           100 * atof(r->res[R_BEST]));
+    fflush(stdout);
+    return true;
+}
+
+static bool do_run(const sweep *sw, sw_run *r, int i, int n, bool verbose)
+{
+    char head[EQS_PATH_LEN];
+    run_head(sw, r, i, n, head, sizeof head);
+    if (skip_finished(r, head))
+        return true;
+    if (verbose)
+        printf("%s: %s\n", head, r->kind == RUN_RESUME ? "resuming" : "starting");
+    fflush(stdout);
+    double t0 = eqs_now_s();
+    int rc = train_one(sw, r, verbose);
+    return report_run(r, head, rc, eqs_now_s() - t0);
+}
+
+static int finish_sweep(const sweep *sw, const char *out, sw_run *runs, int n, int skipped,
+                        int failed)
+{
+    plot_all(sw, out, runs, n);
+    printf("sweep %s: %d runs, %d skipped (finished earlier), %d failed; results in %s\n", sw->name,
+           n, skipped, failed, out);
+    return failed ? 1 : 0;
 }
 
 static int run_all(const sweep *sw, const char *out, sw_run *runs, int n, bool verbose)
@@ -1299,16 +1335,85 @@ static int run_all(const sweep *sw, const char *out, sw_run *runs, int n, bool v
         if (!write_tables(sw, out, runs, n)) /* after every run: partial results are useful */
             return 1;
     }
-    plot_all(sw, out, runs, n);
-    printf("sweep %s: %d runs, %d skipped (finished earlier), %d failed; results in %s\n", sw->name,
-           n, skipped, failed, out);
-    return failed ? 1 : 0;
+    return finish_sweep(sw, out, runs, n, skipped, failed);
+}
+
+/* ---- parallel runs (--jobs) ---------------------------------------------------------------- */
+
+typedef struct job {
+    pid_t pid;
+    int run;
+    double t0;
+} job;
+
+/* Waits for one child; reports its run and rewrites the tables. Returns false on a failed run. */
+static bool reap_one(const sweep *sw, const char *out, sw_run *runs, int n, job *jobs, int *n_jobs,
+                     bool *tables_ok)
+{
+    int status = 0;
+    pid_t pid = wait(&status);
+    int j = 0;
+    while (j < *n_jobs && jobs[j].pid != pid)
+        j++;
+    if (j == *n_jobs) /* not ours (cannot happen: we start no other children) */
+        return true;
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    char head[EQS_PATH_LEN];
+    run_head(sw, &runs[jobs[j].run], jobs[j].run, n, head, sizeof head);
+    bool ok = report_run(&runs[jobs[j].run], head, rc, eqs_now_s() - jobs[j].t0);
+    jobs[j] = jobs[--*n_jobs];
+    *tables_ok = *tables_ok && write_tables(sw, out, runs, n);
+    return ok;
+}
+
+/* Runs up to n_par runs at once, each in a child process running exactly what the serial path
+ * runs: every run is deterministic on its own (its config fixes seed and thread count), so the
+ * results do not depend on --jobs. */
+static int run_parallel(const sweep *sw, const char *out, sw_run *runs, int n, bool verbose,
+                        int n_par)
+{
+    job *jobs = calloc((size_t)n_par, sizeof *jobs);
+    if (!jobs) {
+        cli_error("out of memory");
+        return 1;
+    }
+    int failed = 0, skipped = 0, n_jobs = 0;
+    bool tables_ok = true;
+    fflush(NULL); /* nothing buffered may be written twice by a child */
+    for (int i = 0; i < n && tables_ok; i++) {
+        char head[EQS_PATH_LEN];
+        run_head(sw, &runs[i], i, n, head, sizeof head);
+        if (skip_finished(&runs[i], head)) {
+            skipped++;
+            continue;
+        }
+        while (n_jobs == n_par)
+            failed += !reap_one(sw, out, runs, n, jobs, &n_jobs, &tables_ok);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("EQS_NO_PROGRESS", "1", 1); /* several bars on one terminal would garble */
+            _exit(train_one(sw, &runs[i], verbose));
+        }
+        if (pid < 0) {
+            cli_error("sweep: cannot start a run: %s", strerror(errno));
+            failed++;
+            break;
+        }
+        jobs[n_jobs++] = (job){.pid = pid, .run = i, .t0 = eqs_now_s()};
+    }
+    while (n_jobs > 0)
+        failed += !reap_one(sw, out, runs, n, jobs, &n_jobs, &tables_ok);
+    free(jobs);
+    if (!tables_ok)
+        return 1;
+    return finish_sweep(sw, out, runs, n, skipped, failed);
 }
 
 typedef struct sweep_opts {
     cli_common common; /* common.experiment holds the sweep file */
     const char *out_dir;
     bool dry_run, verbose;
+    int jobs; /* runs at once (--jobs) */
 } sweep_opts;
 
 static bool parse_sweep_args(sweep_opts *o, int argc, char **argv)
@@ -1325,6 +1430,14 @@ static bool parse_sweep_args(sweep_opts *o, int argc, char **argv)
             o->dry_run = true;
         } else if (strcmp(argv[i], "--verbose") == 0) {
             o->verbose = true;
+        } else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 64) {
+                cli_error("sweep: --jobs expects an integer in [1, 64], got '%s'", argv[i]);
+                return false;
+            }
+            o->jobs = (int)v;
         } else if (argv[i][0] == '-') {
             cli_error("sweep: unknown option '%s' (see eqsim sweep --help)", argv[i]);
             return false;
@@ -1382,7 +1495,8 @@ static int sweep_main(sweep *sw, const sweep_opts *o)
         rc = 2;
     } else if (rc == 0)
         rc = write_with(out, "sweep.yaml", print_resolved, sw, NULL)
-                 ? run_all(sw, out, runs, n, o->verbose)
+                 ? (o->jobs > 1 ? run_parallel(sw, out, runs, n, o->verbose, o->jobs)
+                                : run_all(sw, out, runs, n, o->verbose))
                  : 1;
     free(runs);
     return rc;
