@@ -529,14 +529,27 @@ static uint64_t fnv1a(const char *s)
 
 /* "label=value,label=value" over the keys the point sets ("default" for none), with every
  * character a file name should not hold turned into '_'. */
+/* A value that names a YAML file (a hwconfig or model path) reads as the file's stem:
+ * hardware=../hwconfigs/pcm.yaml -> hardware=pcm. */
+static const char *id_value(const char *v, char *buf, size_t len)
+{
+    size_t n = strlen(v);
+    if (n < 6 || strcmp(v + n - 5, ".yaml") != 0)
+        return v;
+    const char *base = strrchr(v, '/');
+    base = base ? base + 1 : v;
+    snprintf(buf, len, "%.*s", (int)(strlen(base) - 5), base);
+    return buf;
+}
+
 static void make_id(const sweep *sw, sw_point *p)
 {
-    char buf[8192];
+    char buf[8192], stem[256];
     size_t n = 0;
     for (int k = 0; k < sw->n_keys && n < sizeof buf; k++)
         if (p->ov[k])
             n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s=%s", n ? "," : "",
-                                  sw->keys[k].label, p->idv[k]);
+                                  sw->keys[k].label, id_value(p->idv[k], stem, sizeof stem));
     if (n == 0)
         snprintf(buf, sizeof buf, "default");
     for (char *c = buf; *c; c++)
