@@ -758,6 +758,9 @@ static bool resolve_values(sweep *sw, sw_point *p, const char *config_text)
     for (int k = 0; k < sw->n_keys; k++) {
         const node *v = root ? tree_get(root, sw->keys[k].path) : NULL;
         const char *own = p->ov[k] ? p->ov[k] + strlen(sw->keys[k].path) + 1 : "";
+        /* a map (e.g. `hardware:` given as a file) is shown as the value the point gave */
+        if (v && v->kind == NODE_MAP)
+            v = NULL;
         p->resolved[k] = v ? (v->kind == NODE_SCALAR ? v->text : emit_text(sw, v)) : own;
         if (!p->resolved[k])
             return false;
