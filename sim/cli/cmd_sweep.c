@@ -1181,7 +1181,8 @@ static void print_plot_csv(FILE *f, const void *a, const void *b)
             fprintf(f, "%s,", pd->xs[x]);
         else
             fprintf(f, "%d,", x);
-        for (const char *c = pd->xs[x]; *c; c++)
+        char stem[256]; /* a file path reads as its stem, like in point ids */
+        for (const char *c = id_value(pd->xs[x], stem, sizeof stem); *c; c++)
             fputc(*c == ',' || *c == '"' || *c == '\n' ? ';' : *c, f);
         for (int g = 0; g < pd->n_groups; g++) {
             const stats *s = &pd->cell[g * pd->n_x + x];

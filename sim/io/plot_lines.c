@@ -156,6 +156,8 @@ static void write_script(FILE *f, const plot_files *pf, const char *csv_path, co
     put_quoted(f, xlabel);
     if (x) /* markers and bars at the ends stay off the border */
         fputs("\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05", f);
+    if (x && x->xtic_col > 0) /* text labels (e.g. preset names) would overlap side by side */
+        fputs("\nset xtics rotate by -30 left", f);
     for (int p = 0, k = 0; p < n_panels; p++) {
         fputs("\nset title ", f);
         put_quoted(f, panels[p].title);
