@@ -6,6 +6,8 @@
 #include "eqs_test.h"
 #include "test_util.h"
 
+#include "eqs/blas.h"
+
 enum { B = 8, T1 = 20, T2 = 6 };
 
 static eqs_experiment_config small_experiment(const eqs_hw_config *hw)
@@ -268,6 +270,54 @@ static void test_bptt_refuses_hardware_neurons(void)
     CHECK_ERR(eqs_trainer_create(&tr, &c, B, &err), EQS_ECONFIG, err, "bptt");
 }
 
+/* One read of a 512 x 784 analog tile (8-bit DAC and ADC on a fixed range, 2 % read noise) with
+ * 1 and with 2 OpenBLAS threads, from identically fabricated tiles: the noise draws do not depend
+ * on threads, but the GEMM's sums change order, so the analog value before the ADC differs in its
+ * last bits and may fall on the other side of a level: the tolerance DESIGN.md states is one ADC
+ * step per output, and only on a small fraction of outputs (measured: see the message). */
+static void test_threads_tolerance(void)
+{
+    enum { O = 512, I = 784, NB = 50 };
+    eqs_hw_config hw;
+    eqs_hw_config_default(&hw);
+    hw.periphery.dac_bits = 8;
+    hw.periphery.adc_bits = 8;
+    hw.periphery.adc_range_mode = EQS_ADC_FIXED;
+    hw.periphery.adc_range = 4;
+    hw.device.read_noise_rel = 0.02;
+    eqs_real *w = malloc(sizeof(eqs_real) * O * I), *x = malloc(sizeof(eqs_real) * NB * I);
+    eqs_real *y[2] = {malloc(sizeof(eqs_real) * NB * O), malloc(sizeof(eqs_real) * NB * O)};
+    test_fill_uniform(w, (int64_t)O * I, -0.5, 0.5, 2, 0);
+    test_fill_uniform(x, (int64_t)NB * I, 0, 1, 2, 1);
+    int32_t saved = eqs_blas_threads();
+    for (int t = 0; t < 2; t++) {
+        eqs_tile *tile;
+        eqs_err err;
+        CHECK_OK(eqs_tile_create_analog(&tile, O, I, &hw, 7, 3, &err), err);
+        eqs_tile_write(tile, w);
+        eqs_blas_set_threads(t + 1);
+        eqs_tile_mvm(tile, x, NB, y[t], false);
+        eqs_tile_destroy(tile);
+    }
+    eqs_blas_set_threads(saved);
+    double lsb = 2 * 4.0 / 255, worst = 0;
+    int differ = 0;
+    for (int i = 0; i < NB * O; i++) {
+        double d = fabs((double)y[0][i] - (double)y[1][i]);
+        worst = fmax(worst, d);
+        differ += d > 0;
+    }
+    CHECK_MSG(worst <= lsb * 1.0001, "1 vs 2 threads: outputs differ by %.3g > 1 LSB %.3g", worst,
+              lsb);
+    CHECK_MSG(differ < NB * O / 100, "1 vs 2 threads: %d of %d outputs differ", differ, NB * O);
+    printf("test_hw_net: 1 vs 2 threads: %d of %d outputs differ (by one ADC step)\n", differ,
+           NB * O);
+    free(w);
+    free(x);
+    free(y[0]);
+    free(y[1]);
+}
+
 int main(void)
 {
     test_ideal_hw_step_matches_float();
@@ -276,5 +326,6 @@ int main(void)
     test_settle_detector();
     test_counters_of_one_ep_step();
     test_bptt_refuses_hardware_neurons();
+    test_threads_tolerance();
     EQS_TEST_MAIN_END("test_hw_net");
 }
