@@ -17,6 +17,21 @@
 
 #include "eqs/fastmath.h"
 
+/* The per-cell loops are compiled twice, for baseline x86-64 and for x86-64-v4 (AVX-512), and
+ * the loader picks the variant the CPU runs (GCC function multi-versioning). ISO C11 mode
+ * compiles without FMA contraction, so both variants round alike: the same bits either way. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_ADDRESS__)
+#define EQS_HOT __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define EQS_HOT
+#endif
+#ifdef __GNUC__
+#define EQS_INLINE inline __attribute__((always_inline)) /* into the vectorised loops */
+#else
+#define EQS_INLINE inline
+#endif
+
 #define FLAG_STUCK 1u /* stuck off or on since fabrication */
 #define FLAG_WORN  2u /* endurance exhausted */
 
@@ -243,7 +258,7 @@ eqs_status eqs_device_array_create(eqs_device_array **out, const eqs_device_conf
 
 /* ---- the responses: nominal step f(x) per direction ------------------------------------- */
 
-static inline float piecewise_at(const float *nodes, int n_nodes, float x)
+static EQS_INLINE float piecewise_at(const float *nodes, int n_nodes, float x)
 {
     float t = x * (float)(n_nodes - 1);
     int j = (int)t;
@@ -255,7 +270,7 @@ static inline float piecewise_at(const float *nodes, int n_nodes, float x)
     return nodes[j] + w * (nodes[j + 1] - nodes[j]);
 }
 
-static inline float powpos(float b, float e) /* b^e for b >= 0, e >= 0; 0^0 = 1 */
+static EQS_INLINE float powpos(float b, float e) /* b^e for b >= 0, e >= 0; 0^0 = 1 */
 {
     if (e == 0.0f)
         return 1.0f;
@@ -263,7 +278,7 @@ static inline float powpos(float b, float e) /* b^e for b >= 0, e >= 0; 0^0 = 1 
 }
 
 /* Mean step magnitude (before the cell's scale s) of one pulse at state x, x in [0, 1]. */
-static inline float f_up(const dev_consts *k, eqs_device_kind kind, float x)
+static EQS_INLINE float f_up(const dev_consts *k, eqs_device_kind kind, float x)
 {
     switch (kind) {
     case EQS_DEV_LINEAR_STEP:
@@ -287,7 +302,7 @@ static inline float f_up(const dev_consts *k, eqs_device_kind kind, float x)
     }
 }
 
-static inline float f_down(const dev_consts *k, eqs_device_kind kind, float x)
+static EQS_INLINE float f_down(const dev_consts *k, eqs_device_kind kind, float x)
 {
     switch (kind) {
     case EQS_DEV_LINEAR_STEP:
@@ -410,7 +425,7 @@ static const float *draw_noise(eqs_device_array *d, size_t m)
     return d->noise;
 }
 
-void eqs_device_pulse(eqs_device_array *d, const int32_t *pulses)
+EQS_HOT void eqs_device_pulse(eqs_device_array *d, const int32_t *pulses)
 {
     size_t n = d->n, m = 0;
     uint64_t up = 0, down = 0, resets = 0;
@@ -479,8 +494,8 @@ void eqs_device_pulse(eqs_device_array *d, const int32_t *pulses)
 
 /* ---- mean steps ------------------------------------------------------------------------- */
 
-static inline void mean_kind(const eqs_device_array *d, eqs_device_kind kind, float *restrict up,
-                             float *restrict down)
+static EQS_INLINE void mean_kind(const eqs_device_array *d, eqs_device_kind kind,
+                                 float *restrict up, float *restrict down)
 {
     const dev_consts *k = &d->k;
     const float *restrict g = d->g, *restrict lo = d->g_lo, *restrict hi = d->g_hi;
@@ -498,7 +513,7 @@ static inline void mean_kind(const eqs_device_array *d, eqs_device_kind kind, fl
     }
 }
 
-void eqs_device_mean_steps(const eqs_device_array *d, float *up, float *down)
+EQS_HOT void eqs_device_mean_steps(const eqs_device_array *d, float *up, float *down)
 {
     switch (d->cfg.kind) {
     case EQS_DEV_IDEAL:
@@ -533,11 +548,127 @@ void eqs_device_mean_steps(const eqs_device_array *d, float *up, float *down)
     }
 }
 
+/* Stochastic rounding of a requested change with the mean step of the direction it asks for,
+ * one pass over the cells (docs/tile.md, Updates): dg = scale dw_i (clipped at 0 when
+ * positive_only), step = the mean |dG| of one pulse in the direction of dg (as
+ * eqs_device_mean_steps), room = the distance to the bound ahead, and
+ *     n = min(floor(|dg| / step + u_i), room / step + 1, max_pulses),
+ * signed like dg. Everything is branch-free so that it vectorises; 1/step as step / (step^2 +
+ * 1e-37) (exact to 1e-7 for any step above 1e-15 S, 0 for a stuck cell). Only the step of the
+ * direction asked for is evaluated. */
+static EQS_INLINE int32_t round_count(float adg, float step, float room, float u, float maxp)
+{
+    float inv = step / (step * step + 1e-37f);
+    float v = adg * inv + u, cap = room * inv + 1.0f;
+    v = v < cap ? v : cap;
+    v = v < maxp ? v : maxp;
+    return (int32_t)v;
+}
+
+/* neg ? a : b on the bit patterns (an integer mask: if-conversion-proof, so the loops below
+ * vectorise; the result is a or b exactly). */
+static EQS_INLINE float selectf(uint32_t negmask, float a, float b)
+{
+    uint32_t ua, ub;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    uint32_t r = (ua & negmask) | (ub & ~negmask);
+    float f;
+    memcpy(&f, &r, 4);
+    return f;
+}
+
+/* f_up(x) (neg = 0) or f_down(x) (neg = 1) with the direction chosen before the arithmetic
+ * where both share a form (one exp instead of two), the same operations on the same values as
+ * f_up / f_down. */
+static EQS_INLINE float f_dir(const dev_consts *k, eqs_device_kind kind, float x, uint32_t nm)
+{
+    switch (kind) {
+    case EQS_DEV_LINEAR_STEP: /* 1 - gamma_up x  |  1 - gamma_down (1 - x) */
+        return 1.0f - selectf(nm, k->gamma_down, k->gamma_up) * selectf(nm, 1.0f - x, x);
+    case EQS_DEV_EXP_STEP: {
+        float z = k->za * x + k->zb;
+        float e = eqs_fast_expf(selectf(nm, -k->g_down, k->g_up) * z);
+        float y = 1.0f - selectf(nm, k->a_down, k->a_up) * e;
+        return y > 0.0f ? y : 0.0f;
+    }
+    case EQS_DEV_NONLINEAR: /* (m_up - 1) x + c_up  |  (1 - m_down) x - c_down */
+        return selectf(nm, 1.0f - k->m_down, k->m_up - 1.0f) * x + selectf(nm, -k->c_down, k->c_up);
+    default:
+        return selectf(nm, f_down(k, kind, x), f_up(k, kind, x));
+    }
+}
+
+static EQS_INLINE void round_kind(const eqs_device_array *d, eqs_device_kind kind,
+                                  const eqs_real *restrict dw, float scale, int positive_only,
+                                  const float *restrict u, float maxp, int32_t *restrict counts)
+{
+    const dev_consts *k = &d->k;
+    const float *restrict g = d->g, *restrict lo = d->g_lo, *restrict hi = d->g_hi;
+    const float *restrict ir = d->inv_range, *restrict su = d->s_up, *restrict sd = d->s_down;
+    size_t n = d->n;
+    for (size_t i = 0; i < n; i++) {
+        float dg = scale * (float)dw[i];
+        if (positive_only)
+            dg = dg > 0.0f ? dg : 0.0f;
+        int32_t neg = positive_only ? 0 : dg < 0.0f;
+        uint32_t nm = 0u - (uint32_t)neg;
+        float adg = selectf(nm, -dg, dg);
+        float x = (g[i] - lo[i]) * ir[i];
+        float room = selectf(nm, g[i] - lo[i], hi[i] - g[i]);
+        float r = kind == EQS_DEV_NONLINEAR ? hi[i] - lo[i] : 1.0f;
+        float sdir = selectf(nm, sd[i], su[i]);
+        float s = sdir * r * f_dir(k, kind, x, nm);
+        if (kind == EQS_DEV_PCM) /* a depressing pulse is a RESET: the whole room */
+            s = selectf(nm, sdir > 0.0f ? room : 0.0f, s);
+        s = s < room ? s : room;
+        int32_t c = round_count(adg, s, room, u[i], maxp);
+        counts[i] = (c ^ (int32_t)nm) - (int32_t)nm; /* neg ? -c : c */
+    }
+}
+
+#define ROUND_CASE(K)                                                                              \
+    case K:                                                                                        \
+        if (positive_only)                                                                         \
+            round_kind(d, K, dw, scale, 1, u, maxp, counts);                                       \
+        else                                                                                       \
+            round_kind(d, K, dw, scale, 0, u, maxp, counts);                                       \
+        break
+
+EQS_HOT void eqs_device_round_pulses(const eqs_device_array *d, const eqs_real *dw, float scale,
+                                     int positive_only, const float *u, float maxp, int32_t *counts)
+{
+    switch (d->cfg.kind) {
+        ROUND_CASE(EQS_DEV_IDEAL);
+        ROUND_CASE(EQS_DEV_CONSTANT_STEP);
+        ROUND_CASE(EQS_DEV_LINEAR_STEP);
+        ROUND_CASE(EQS_DEV_SOFT_BOUNDS);
+        ROUND_CASE(EQS_DEV_EXP_STEP);
+        ROUND_CASE(EQS_DEV_POW_STEP);
+        ROUND_CASE(EQS_DEV_PIECEWISE);
+        ROUND_CASE(EQS_DEV_NONLINEAR);
+        ROUND_CASE(EQS_DEV_PCM);
+    default:
+        break;
+    }
+}
+#undef ROUND_CASE
+
 /* ---- program, reset, read variance, time -------------------------------------------------- */
 
-void eqs_device_program(eqs_device_array *d, const float *g, const uint8_t *mask)
+EQS_HOT void eqs_device_program(eqs_device_array *d, const float *g, const uint8_t *mask)
 {
     int pcm = d->cfg.kind == EQS_DEV_PCM;
+    if (!mask && !pcm) { /* the common case, branch-free so that it vectorises */
+        float *restrict gd = d->g;
+        const float *restrict lo = d->g_lo, *restrict hi = d->g_hi;
+        const uint8_t *restrict fl = d->flags;
+        for (size_t i = 0; i < d->n; i++) {
+            float v = g[i] < lo[i] ? lo[i] : (g[i] > hi[i] ? hi[i] : g[i]);
+            gd[i] = fl[i] ? gd[i] : v;
+        }
+        return;
+    }
     for (size_t i = 0; i < d->n; i++) {
         if ((mask && !mask[i]) || d->flags[i])
             continue;

@@ -33,6 +33,16 @@
 #endif
 #define MAX_CONV_BITS 20
 
+/* The per-element loops are compiled for baseline x86-64 and for x86-64-v4 (AVX-512); the
+ * loader picks the variant the CPU runs (GCC function multi-versioning). ISO C11 mode compiles
+ * without FMA contraction, so both variants give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_ADDRESS__)
+#define EQS_HOT __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define EQS_HOT
+#endif
+
 /* One read direction's workspace: src = the side the DAC drives, dst = the side the ADC reads. */
 typedef struct read_ws {
     int32_t cap, batch;   /* rows allocated; batch of the last read (0 = none yet) */
@@ -66,7 +76,12 @@ typedef struct analog_tile {
     eqs_real *w, *w_read, *v; /* [n] (w_read == w without IR drop; v only when needed) */
     float *sd_p, *sd_m;       /* [n] exact mode: read std of each device, siemens */
     eqs_real *dw;             /* [n] update_outer's requested dW */
-    eqs_real *last;           /* [n] the last update achieved */
+    eqs_real *last;           /* [n] the last update achieved (see touched) */
+    uint32_t *touched;        /* [n] pairs this update pulsed (apply_counts) */
+    uint32_t *touched_prev;   /* [n] pairs the last update pulsed, when last_sparse */
+    size_t n_touched, n_active;
+    bool last_sparse;         /* last is 0 outside touched[0..n_touched) */
+    bool active_ok;           /* touched[0..n_active) lists every pair this update pulsed */
     float *fa, *fb, *fc, *fd; /* [n] scratch: mean steps, variances, IR-drop sums */
     float *fu;                /* [2n] uniforms (pulse rounding) or normals (exact noise) */
     float *line;              /* [3 n_in] IR drop: running sums across the row lines */
@@ -162,15 +177,35 @@ static void ir_drop_matrix(const eqs_tile *t)
     }
 }
 
-/* Recomputes W (and the IR-drop matrix, the read variances) from the conductances. */
-static void refresh_cache(const eqs_tile *t)
+EQS_HOT static void cache_w(size_t n, const float *restrict gp, const float *restrict gm, float ig,
+                            eqs_real *restrict w, eqs_real *restrict last)
+{
+    if (last)
+        for (size_t k = 0; k < n; k++) {
+            eqs_real v = (eqs_real)((gp[k] - gm[k]) * ig);
+            last[k] = v - w[k];
+            w[k] = v;
+        }
+    else
+        for (size_t k = 0; k < n; k++)
+            w[k] = (eqs_real)((gp[k] - gm[k]) * ig);
+}
+
+EQS_HOT static void cache_v(size_t n, const float *restrict fa, const float *restrict fb, float ig2,
+                            eqs_real *restrict v)
+{
+    for (size_t k = 0; k < n; k++)
+        v[k] = (eqs_real)((fa[k] + fb[k]) * ig2);
+}
+
+/* Recomputes W (and the IR-drop matrix, the read variances) from the conductances; with
+ * last != NULL also last = W after - W before. */
+static void refresh_cache_last(const eqs_tile *t, eqs_real *last)
 {
     analog_tile *a = an(t);
     const float *restrict gp = eqs_device_g(a->gp), *restrict gm = eqs_device_g(a->gm);
     const float ig = a->inv_g_ref;
-    eqs_real *restrict w = a->w;
-    for (size_t k = 0; k < a->n; k++)
-        w[k] = (eqs_real)((gp[k] - gm[k]) * ig);
+    cache_w(a->n, gp, gm, ig, a->w, last);
     if (a->ir)
         ir_drop_matrix(t);
     if (!a->dev_noise)
@@ -179,16 +214,44 @@ static void refresh_cache(const eqs_tile *t)
         eqs_device_read_var(a->gp, a->fa);
         eqs_device_read_var(a->gm, a->fb);
     }
-    if (a->v) {
-        const float ig2 = ig * ig;
-        for (size_t k = 0; k < a->n; k++)
-            a->v[k] = (eqs_real)((a->fa[k] + a->fb[k]) * ig2);
-    }
+    if (a->v)
+        cache_v(a->n, a->fa, a->fb, ig * ig, a->v);
     if (a->exact_noise)
         for (size_t k = 0; k < a->n; k++) {
             a->sd_p[k] = sqrtf(a->fa[k]);
             a->sd_m[k] = sqrtf(a->fb[k]);
         }
+}
+
+static void refresh_cache(const eqs_tile *t)
+{
+    refresh_cache_last(t, NULL);
+}
+
+/* The caches of the listed pairs only (nothing else changed, no IR drop), and last for them:
+ * the same arithmetic as refresh_cache_last, cell by cell. */
+static void refresh_cache_cells(analog_tile *a, const uint32_t *idx, size_t m)
+{
+    const float *restrict gp = eqs_device_g(a->gp), *restrict gm = eqs_device_g(a->gm);
+    const float ig = a->inv_g_ref, ig2 = ig * ig;
+    const eqs_device_config *dc = &a->hw.device;
+    const float rel = (float)dc->read_noise_rel, an_ = (float)dc->read_noise_sie;
+    const float a2 = an_ * an_, rel2 = rel * rel; /* as eqs_device_read_var */
+    for (size_t j = 0; j < m; j++) {
+        uint32_t k = idx[j];
+        eqs_real v = (eqs_real)((gp[k] - gm[k]) * ig);
+        a->last[k] = v - a->w[k];
+        a->w[k] = v;
+        if (a->dev_noise && (a->v || a->exact_noise)) {
+            float vp = rel2 * gp[k] * gp[k] + a2, vm = rel2 * gm[k] * gm[k] + a2;
+            if (a->v)
+                a->v[k] = (eqs_real)((vp + vm) * ig2);
+            if (a->exact_noise) {
+                a->sd_p[k] = sqrtf(vp);
+                a->sd_m[k] = sqrtf(vm);
+            }
+        }
+    }
 }
 
 /* ---- converters ------------------------------------------------------------------------- */
@@ -394,6 +457,39 @@ static void device_noise(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch,
     }
 }
 
+/* One pass for a fixed-range (or no) ADC: y (+)= ADC(p + sd z) with sd = v (per output) or the
+ * constant on, the same arithmetic as the noise loop followed by adc_block. False (nothing done)
+ * for a calibrated ADC, which needs the noisy batch's max first. */
+EQS_HOT static bool fused_adc(const analog_tile *a, const read_ws *ws, const eqs_real *restrict p,
+                              const eqs_real *restrict v, eqs_real on, const float *restrict z,
+                              int32_t batch, eqs_real *restrict y, bool add)
+{
+    const eqs_periphery_config *pc = &a->hw.periphery;
+    if (pc->adc_bits != 0 && pc->adc_range_mode == EQS_ADC_CALIBRATED)
+        return false;
+    size_t nd = (size_t)batch * (size_t)ws->n_dst;
+    if (pc->adc_bits == 0) {
+        for (size_t i = 0; i < nd; i++) {
+            eqs_real q = v ? p[i] + v[i] * (eqs_real)z[i] : p[i] + on * (eqs_real)z[i];
+            y[i] = add ? y[i] + q : q;
+        }
+        return true;
+    }
+    double range = pc->adc_range;
+    const eqs_real lv = (eqs_real)((1 << (pc->adc_bits - 1)) - 1);
+    const eqs_real step = range > 0 ? (eqs_real)range / lv : 0;
+    const eqs_real inv = range > 0 ? lv / (eqs_real)range : 0, m = ROUND_MAGIC;
+    for (size_t i = 0; i < nd; i++) {
+        eqs_real q = v ? p[i] + v[i] * (eqs_real)z[i] : p[i] + on * (eqs_real)z[i];
+        q = q * inv;
+        q = q < -lv ? -lv : q;
+        q = q > lv ? lv : q;
+        q = ((q + m) - m) * step;
+        y[i] = add ? y[i] + q : q;
+    }
+    return true;
+}
+
 /* Noise and ADC of every physical tile on the prepared partial sums; their sum into y. */
 static void read_finish(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch, eqs_real *y,
                         bool acc)
@@ -419,6 +515,8 @@ static void read_finish(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch, 
             device_noise(t, ws, tr, batch, s0, s1, v);
             for (size_t i = 0; i < ndst; i++)
                 y_s[i] = p[i] + v[i] + on * (eqs_real)z[i];
+        } else if (fused_adc(a, ws, p, a->dev_noise ? v : NULL, on, z, batch, y, acc || s > 0)) {
+            continue; /* noise and fixed-range ADC done in one pass */
         } else if (a->dev_noise) {
             for (size_t i = 0; i < ndst; i++)
                 y_s[i] = p[i] + v[i] * (eqs_real)z[i];
@@ -457,7 +555,7 @@ static void analog_mvm_t(eqs_tile *t, const eqs_real *y, int32_t batch, eqs_real
 
 /* Programs every pair so that (G+ - G-) / g_ref = w (+ dw): the difference to the pair's own
  * lower bounds goes on one device, the other sits at its g_lo (write-verify, no pulses). */
-static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_real *dw)
+EQS_HOT static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_real *dw)
 {
     const float *lo_p = eqs_device_g_lo(a->gp), *lo_m = eqs_device_g_lo(a->gm);
     const float gr = (float)a->g_ref_sie;
@@ -471,21 +569,57 @@ static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_real *dw)
     eqs_device_program(a->gm, a->fb, NULL);
 }
 
+/* Lists the pairs with a nonzero count on either device in touched[] (in cell order, 64 pairs at
+ * a time: a bit mask of the nonzero counts, built without branches, then its set bits), and
+ * charges the ledger over them: pulses by polarity and the sum of each pulsed cell's G at the
+ * start of the update (the same sum, in the same order, as over every pair: a zero count adds
+ * an exact 0). */
+EQS_HOT static size_t active_pairs(analog_tile *a, const int32_t *restrict np,
+                                   const int32_t *restrict nm, uint64_t *up_out, uint64_t *down_out,
+                                   double *gsum_out)
+{
+    const float *gp = eqs_device_g(a->gp), *gm = eqs_device_g(a->gm);
+    size_t n = a->n, m = 0;
+    uint64_t up = 0, down = 0;
+    double gsum = 0;
+    for (size_t c = 0; c < n; c += 64) {
+        size_t len = n - c < 64 ? n - c : 64;
+        uint8_t nz[64] = {0};
+        for (size_t b = 0; b < len; b++)
+            nz[b] = (np[c + b] | nm[c + b]) != 0;
+        uint64_t mask = 0;
+        for (int q = 0; q < 8; q++) { /* 8 flag bytes -> 8 bits (bytes are 0/1: no carries) */
+            uint64_t v;
+            memcpy(&v, nz + 8 * q, 8);
+            mask |= ((v * 0x0102040810204080ull) >> 56) << (8 * q);
+        }
+        while (mask) {
+            size_t k = c + (size_t)__builtin_ctzll(mask);
+            mask &= mask - 1;
+            int32_t p = np[k], q = nm[k];
+            uint32_t ap = (uint32_t)(p < 0 ? -p : p), am = (uint32_t)(q < 0 ? -q : q);
+            up += (p > 0 ? ap : 0) + (q > 0 ? am : 0);
+            down += (p < 0 ? ap : 0) + (q < 0 ? am : 0);
+            gsum += (double)ap * gp[k] + (double)am * gm[k];
+            a->touched[m++] = (uint32_t)k;
+        }
+    }
+    *up_out = up;
+    *down_out = down;
+    *gsum_out = gsum;
+    return m;
+}
+
 /* Applies signed device pulse counts (+ = potentiate) to G+ and G-, charging the ledger:
- * pulses by polarity and the sum of each pulsed cell's G at the start of the update. */
+ * pulses by polarity and the sum of each pulsed cell's G at the start of the update. Records
+ * the pulsed pairs for end_update. */
 static void apply_counts(eqs_tile *t, const int32_t *np, const int32_t *nm)
 {
     analog_tile *a = an(t);
-    const float *gp = eqs_device_g(a->gp), *gm = eqs_device_g(a->gm);
-    uint64_t up = 0, down = 0;
-    double gsum = 0;
-    for (size_t k = 0; k < a->n; k++) {
-        int32_t p = np[k], m = nm[k];
-        uint32_t ap = (uint32_t)(p < 0 ? -p : p), am = (uint32_t)(m < 0 ? -m : m);
-        up += (p > 0 ? ap : 0) + (m > 0 ? am : 0);
-        down += (p < 0 ? ap : 0) + (m < 0 ? am : 0);
-        gsum += (double)ap * gp[k] + (double)am * gm[k];
-    }
+    uint64_t up, down;
+    double gsum;
+    a->n_active = active_pairs(a, np, nm, &up, &down, &gsum);
+    a->active_ok = true;
     eqs_tile_counts *c = tile_counts(t);
     c->pulses_up += up;
     c->pulses_down += down;
@@ -496,65 +630,24 @@ static void apply_counts(eqs_tile *t, const int32_t *np, const int32_t *nm)
     eqs_device_pulse(a->gm, nm);
 }
 
-/* n = floor(dg / step + u), at most max_pulses and at most the pulses that reach the bound
- * (room / step + 1: a cell next to its bound, whose mean step is clipped to the room left,
- * must not ask for millions of pulses). Everything >= 0; step = 0 (stuck) gives 0. The loops
- * below are written so GCC vectorises them (integer 0/1 selectors, no branch, no conditional
- * division: 1/step as step / (step^2 + 1e-37), exact to 1e-7 for any step above 1e-15 S). */
-static inline int32_t round_pulses(float dg, float step, float room, float u, float maxp)
-{
-    float inv = step / (step * step + 1e-37f);
-    float v = dg * inv + u, cap = room * inv + 1.0f;
-    v = v < cap ? v : cap;
-    v = v < maxp ? v : maxp;
-    return (int32_t)v;
-}
-
 /* dW -> pulse counts by stochastic rounding with the mean step of the device that will move,
- * at its current G (docs/tile.md). */
+ * at its current G (docs/tile.md; eqs_device_round_pulses, one pass per device that evaluates
+ * only the step of the direction asked for). One-sided: G+ potentiates for dW > 0, G- for
+ * dW < 0, one uniform per pair. Both: G+ by dW/2 and G- by -dW/2, each its own uniform. */
 static void convert_dw(eqs_tile *t, const eqs_real *dw)
 {
     analog_tile *a = an(t);
     size_t n = a->n;
     bool one = a->hw.update.one_sided != 0;
-    eqs_device_mean_steps(a->gp, a->fa, a->fb);
-    eqs_device_mean_steps(a->gm, a->fc, a->fd);
     a->round_block += eqs_rng_fill_uniform_f32(a->fu, one ? n : 2 * n, a->seed, EQS_RNG_PULSE_ROUND,
                                                a->id, a->round_block);
-    const float *restrict gp = eqs_device_g(a->gp), *restrict gm = eqs_device_g(a->gm);
-    const float *restrict hp = eqs_device_g_hi(a->gp), *restrict hm = eqs_device_g_hi(a->gm);
-    const float *restrict lp = eqs_device_g_lo(a->gp), *restrict lm = eqs_device_g_lo(a->gm);
-    const float *restrict up_p = a->fa, *restrict dn_p = a->fb, *restrict up_m = a->fc,
-                          *restrict dn_m = a->fd, *restrict u = a->fu;
-    int32_t *restrict np = a->np, *restrict nm = a->nm;
     const float gr = (float)a->g_ref_sie, maxp = (float)a->hw.update.max_pulses;
     if (one) {
-        /* dW > 0: potentiate G+; dW < 0: potentiate G- (no depressing pulse ever) */
-        for (size_t k = 0; k < n; k++) {
-            float d = (float)dw[k] * gr;
-            int32_t neg = d < 0;
-            float sp = up_p[k], sm = up_m[k], rp = hp[k] - gp[k], rm = hm[k] - gm[k];
-            float step = neg ? sm : sp, room = neg ? rm : rp;
-            int32_t c = round_pulses(fabsf(d), step, room, u[k], maxp);
-            np[k] = c * (1 - neg);
-            nm[k] = c * neg;
-        }
-        return;
-    }
-    /* both move: G+ by dW/2, G- by -dW/2, each rounded with its own uniform */
-    for (size_t k = 0; k < n; k++) {
-        float h = 0.5f * (float)dw[k] * gr;
-        int32_t neg = h < 0;
-        float ah = fabsf(h);
-        float upp = up_p[k], dnp = dn_p[k], upm = up_m[k], dnm = dn_m[k];
-        float hpk = hp[k] - gp[k], lpk = gp[k] - lp[k], hmk = hm[k] - gm[k], lmk = gm[k] - lm[k];
-        float sp = neg ? dnp : upp, rp = neg ? lpk : hpk;
-        float sm = neg ? upm : dnm, rm = neg ? hmk : lmk;
-        int32_t cp = round_pulses(ah, sp, rp, u[k], maxp);
-        int32_t cm = round_pulses(ah, sm, rm, u[n + k], maxp);
-        int32_t sgn = 1 - 2 * neg;
-        np[k] = sgn * cp;
-        nm[k] = -sgn * cm;
+        eqs_device_round_pulses(a->gp, dw, gr, 1, a->fu, maxp, a->np);
+        eqs_device_round_pulses(a->gm, dw, -gr, 1, a->fu, maxp, a->nm);
+    } else {
+        eqs_device_round_pulses(a->gp, dw, 0.5f * gr, 0, a->fu, maxp, a->np);
+        eqs_device_round_pulses(a->gm, dw, -0.5f * gr, 0, a->fu + n, maxp, a->nm);
     }
 }
 
@@ -618,31 +711,61 @@ static void refresh_pairs(eqs_tile *t)
     c->pulse_g_sum_sie += gsum;
 }
 
+/* An update starts: nothing pulsed yet. */
 static void begin_update(analog_tile *a)
 {
-    memcpy(a->last, a->w, sizeof(eqs_real) * a->n);
+    a->active_ok = false;
+    a->n_active = 0;
 }
 
-/* Refresh, caches, and the achieved update = W after - W before. */
+/* Refresh, caches, and the achieved update last = W after - W before. When only the pairs
+ * apply_counts listed changed (no refresh, no IR drop, whose attenuation couples every cell of
+ * a line), only they are recomputed, and last is kept sparse: the entries of the previous
+ * sparse update are cleared instead of the whole array. */
 static void end_update(eqs_tile *t)
 {
     analog_tile *a = an(t);
+    bool sparse = a->active_ok && !a->ir && !(a->hw.array.refresh_threshold > 0);
+    if (!sparse) {
+        refresh_pairs(t);
+        refresh_cache_last(t, a->last);
+        a->last_sparse = false;
+        return;
+    }
+    if (a->last_sparse)
+        for (size_t j = 0; j < a->n_touched; j++)
+            a->last[a->touched_prev[j]] = 0;
+    else
+        memset(a->last, 0, sizeof(eqs_real) * a->n);
+    refresh_cache_cells(a, a->touched, a->n_active);
+    uint32_t *tmp = a->touched_prev;
+    a->touched_prev = a->touched;
+    a->touched = tmp;
+    a->n_touched = a->n_active;
+    a->last_sparse = true;
+}
+
+/* Exactly programmable devices: the pairs programmed to W + dW (bounded by the devices), then
+ * the caches and last in one pass. */
+static void apply_exact(eqs_tile *t, const eqs_real *dw)
+{
+    analog_tile *a = an(t);
+    program_pairs(a, a->w, dw);
     refresh_pairs(t);
-    refresh_cache(t);
-    for (size_t k = 0; k < a->n; k++)
-        a->last[k] = a->w[k] - a->last[k];
+    refresh_cache_last(t, a->last);
+    a->last_sparse = false;
 }
 
 static void apply_dw(eqs_tile *t, const eqs_real *dw)
 {
     analog_tile *a = an(t);
-    begin_update(a);
     if (a->ideal_dev) {
-        program_pairs(a, a->w, dw); /* exactly programmable: the float update, bounded */
-    } else {
-        convert_dw(t, dw);
-        apply_counts(t, a->np, a->nm);
+        apply_exact(t, dw); /* exactly programmable: the float update, bounded */
+        return;
     }
+    begin_update(a);
+    convert_dw(t, dw);
+    apply_counts(t, a->np, a->nm);
     end_update(t);
 }
 
@@ -815,8 +938,9 @@ static void analog_destroy(eqs_tile *t)
     eqs_device_array_destroy(a->gm);
     if (a->w_read != a->w)
         eqs_free(a->w_read);
-    void *bufs[] = {a->w,  a->v,  a->sd_p, a->sd_m, a->dw, a->last, a->fa,    a->fb,   a->fc,
-                    a->fd, a->fu, a->line, a->np,   a->nm, a->mask, a->rmask, a->cmask};
+    void *bufs[] = {a->w,    a->v,     a->sd_p,  a->sd_m,    a->dw,          a->last, a->fa,
+                    a->fb,   a->fc,    a->fd,    a->fu,      a->line,        a->np,   a->nm,
+                    a->mask, a->rmask, a->cmask, a->touched, a->touched_prev};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         eqs_free(bufs[i]);
     ws_free(&a->fwd);
@@ -912,10 +1036,13 @@ static eqs_status alloc_state(eqs_tile *t, analog_tile *a, eqs_err *err)
     a->np = eqs_calloc(n, sizeof(int32_t), err);
     a->nm = eqs_calloc(n, sizeof(int32_t), err);
     a->mask = eqs_calloc(n, 1, err);
+    a->touched = eqs_calloc(n, sizeof(uint32_t), err);
+    a->touched_prev = eqs_calloc(n, sizeof(uint32_t), err);
     a->rmask = eqs_calloc((size_t)t->n_out, sizeof(uint64_t), err);
     a->cmask = eqs_calloc((size_t)t->n_in, sizeof(uint64_t), err);
     bool ok = a->w && a->w_read && a->dw && a->last && a->fa && a->fb && a->fc && a->fd && a->fu &&
-              a->line && a->np && a->nm && a->mask && a->rmask && a->cmask;
+              a->line && a->np && a->nm && a->mask && a->rmask && a->cmask && a->touched &&
+              a->touched_prev;
     if (ok && a->dev_noise && !a->dev_noise_flat && !a->exact_noise)
         ok = (a->v = eqs_calloc(n, sizeof(eqs_real), err)) != NULL;
     if (ok && a->exact_noise) {

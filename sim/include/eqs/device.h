@@ -57,19 +57,19 @@ typedef struct eqs_param_desc {
 /* Parameters every kind has (the common table, eqs_device_common_params()). */
 typedef struct eqs_device_config {
     eqs_device_kind kind;
-    double g_min_sie, g_max_sie; /* conductance bounds, 0 <= g_min < g_max */
-    double n_states;             /* nominal steps from g_min to g_max: dG_min = range / n_states
-                                    (ideal: ignored) */
-    double d2d_step;             /* relative std of each device's step size (fabrication) */
-    double d2d_bounds;           /* relative std of each device's g_min/g_max (of the range) */
-    double up_down;              /* systematic up/down step asymmetry: up x (1+a), down x (1-a) */
-    double d2d_up_down;          /* std of the per-device asymmetry */
-    double c2c;                  /* relative std of each pulse's step (cycle to cycle) */
-    double read_noise_rel;       /* read noise std as a fraction of G (per device, per read) */
-    double read_noise_sie;       /* additive read noise std per device, siemens */
-    double stuck_off_frac;       /* fraction of devices stuck at their g_min */
-    double stuck_on_frac;        /* fraction of devices stuck at their g_max */
-    double endurance_pulses;     /* pulses after which a device sticks where it is; 0 = never */
+    double g_min_sie, g_max_sie;  /* conductance bounds, 0 <= g_min < g_max */
+    double n_states;              /* nominal steps from g_min to g_max: dG_min = range / n_states
+                                     (ideal: ignored) */
+    double d2d_step;              /* relative std of each device's step size (fabrication) */
+    double d2d_bounds;            /* relative std of each device's g_min/g_max (of the range) */
+    double up_down;               /* systematic up/down step asymmetry: up x (1+a), down x (1-a) */
+    double d2d_up_down;           /* std of the per-device asymmetry */
+    double c2c;                   /* relative std of each pulse's step (cycle to cycle) */
+    double read_noise_rel;        /* read noise std as a fraction of G (per device, per read) */
+    double read_noise_sie;        /* additive read noise std per device, siemens */
+    double stuck_off_frac;        /* fraction of devices stuck at their g_min */
+    double stuck_on_frac;         /* fraction of devices stuck at their g_max */
+    double endurance_pulses;      /* pulses after which a device sticks where it is; 0 = never */
     double p[EQS_DEV_MAX_PARAMS]; /* kind-specific, in the order of the kind's table */
     int32_t n_piecewise;          /* piecewise: nodes, equally spaced over [g_min, g_max] */
     double piecewise_up[EQS_DEV_MAX_PIECEWISE];   /* relative up-step at each node */
@@ -148,6 +148,15 @@ int32_t eqs_device_pulses_for(const eqs_device_array *d, size_t i, double dg_sie
  * G, siemens (no noise; 0 for stuck or worn-out cells): the tile converts a requested dW into
  * pulse counts with them. Vectorised over the array. */
 void eqs_device_mean_steps(const eqs_device_array *d, float *up, float *down);
+
+/* The tile's dW -> pulse conversion in one pass (docs/tile.md, Updates): for each cell, the
+ * requested change dg_i = scale dw_i siemens (clipped at 0 when positive_only; > 0 potentiates)
+ * becomes counts[i] = sign(dg_i) n_i with n_i = floor(|dg_i| / step_i + u_i), at most
+ * max_pulses and the pulses that reach the bound ahead (room_i / step_i + 1); step_i is the
+ * mean step of eqs_device_mean_steps in dg_i's direction (0 for stuck or worn cells: n = 0).
+ * u [n] uniforms in [0, 1). */
+void eqs_device_round_pulses(const eqs_device_array *d, const eqs_real *dw, float scale,
+                             int positive_only, const float *u, float max_pulses, int32_t *counts);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,8 @@ static inline float eqs_fast_expf(float x)
     x = x < -87.0f ? -87.0f : (x > 87.0f ? 87.0f : x);
     float kf = x * 1.44269504f;
     kf = kf < 0 ? kf - 0.5f : kf + 0.5f;
-    int32_t k = (int32_t)kf;
+    int32_t k = (int32_t)__builtin_truncf(kf); /* = (int32_t)kf; the explicit trunc lets GCC 12
+                                                 if-convert and vectorise the callers' loops */
     float r = x - (float)k * 0.693145752f - (float)k * 1.42860677e-6f; /* ln 2 in two parts */
     float p = 1.0f / 5040;
     p = p * r + 1.0f / 720;
