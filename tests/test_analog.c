@@ -307,10 +307,24 @@ static void test_read_noise(void)
     noise_stats(t, x, clean, var, "out_noise, mvm_again", true);
     eqs_tile_destroy(t);
 
-    /* conductance-proportional: g_min = 0, so one device of each pair sits at 0 and
-     * var(pair) = (rel G)^2 = (rel |w| g_ref)^2: var_y = rel^2 sum_i w_ji^2 x_i^2 */
+    /* conductance-proportional with both devices parked mid-range (updates move both): g_min = 0,
+     * g_max = g_ref (w_max 1), G+- = g_ref (1/2 +- w/2), so var(pair) / g_ref^2 =
+     * rel^2 ((1/2 + w/2)^2 + (1/2 - w/2)^2) = rel^2 (1/2 + w^2/2) */
     hw.periphery.out_noise = 0;
     hw.device.read_noise_rel = 0.1;
+    for (int j = 0; j < NN_OUT; j++) {
+        var[j] = 0;
+        for (int i = 0; i < NN_IN; i++)
+            var[j] +=
+                0.01 * (0.5 + 0.5 * (double)w[j * NN_IN + i] * w[j * NN_IN + i]) * x[i] * x[i];
+    }
+    t = analog(NN_OUT, NN_IN, &hw, 1);
+    eqs_tile_write(t, w);
+    noise_stats(t, x, clean, var, "G-proportional, pairs mid-range", false);
+    eqs_tile_destroy(t);
+    /* one-sided updates: one device of each pair sits at g_min = 0 and var(pair) = (rel G)^2 =
+     * (rel |w| g_ref)^2: var_y = rel^2 sum_i w_ji^2 x_i^2 */
+    hw.update.one_sided = 1;
     for (int j = 0; j < NN_OUT; j++) {
         var[j] = 0;
         for (int i = 0; i < NN_IN; i++)
@@ -652,6 +666,7 @@ static void test_ir_drop(void)
     eqs_hw_config hw;
     eqs_hw_config_default(&hw);
     hw.array.r_wire_ohm = 100; /* r g ~ 2.5e-3 per cell: first order is accurate */
+    hw.update.one_sided = 1;   /* one device of each pair at g_min = 0: G+- = max(+-w, 0) g_ref */
     eqs_tile *t = analog(NO, NI, &hw, 1);
     CHECK(!eqs_tile_is_exact(t));
     eqs_real w[NO * NI] = {0.9f, -0.4f, 0.7f, -0.2f, 0.6f, 0.3f}, x[NI] = {1, -0.5f, 0.8f};

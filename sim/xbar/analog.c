@@ -553,17 +553,32 @@ static void analog_mvm_t(eqs_tile *t, const eqs_real *y, int32_t batch, eqs_real
 
 /* ---- updates ---------------------------------------------------------------------------- */
 
-/* Programs every pair so that (G+ - G-) / g_ref = w (+ dw): the difference to the pair's own
- * lower bounds goes on one device, the other sits at its g_lo (write-verify, no pulses). */
+/* Programs every pair so that (G+ - G-) / g_ref = w (+ dw) (write-verify, no pulses).
+ * One-sided updates only ever raise a device, so both start low: the difference to the pair's
+ * own lower bounds goes on one device, the other sits at its g_lo. When both devices move (each
+ * takes half of every update, one up, one down), both start from the middle of their own ranges
+ * and split the difference: each keeps room to move either way — a device parked at g_lo could
+ * not take its half of a decrease. */
 EQS_HOT static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_real *dw)
 {
     const float *lo_p = eqs_device_g_lo(a->gp), *lo_m = eqs_device_g_lo(a->gm);
+    const float *hi_p = eqs_device_g_hi(a->gp), *hi_m = eqs_device_g_hi(a->gm);
     const float gr = (float)a->g_ref_sie;
-    for (size_t k = 0; k < a->n; k++) {
-        float target = (float)(dw ? w[k] + dw[k] : w[k]);
-        float d = target * gr - (lo_p[k] - lo_m[k]);
-        a->fa[k] = lo_p[k] + (d > 0 ? d : 0);
-        a->fb[k] = lo_m[k] + (d < 0 ? -d : 0);
+    if (a->hw.update.one_sided) {
+        for (size_t k = 0; k < a->n; k++) {
+            float target = (float)(dw ? w[k] + dw[k] : w[k]);
+            float d = target * gr - (lo_p[k] - lo_m[k]);
+            a->fa[k] = lo_p[k] + (d > 0 ? d : 0);
+            a->fb[k] = lo_m[k] + (d < 0 ? -d : 0);
+        }
+    } else {
+        for (size_t k = 0; k < a->n; k++) {
+            float target = (float)(dw ? w[k] + dw[k] : w[k]);
+            float mid_p = 0.5f * (lo_p[k] + hi_p[k]), mid_m = 0.5f * (lo_m[k] + hi_m[k]);
+            float d = target * gr - (mid_p - mid_m);
+            a->fa[k] = mid_p + 0.5f * d;
+            a->fb[k] = mid_m - 0.5f * d;
+        }
     }
     eqs_device_program(a->gp, a->fa, NULL);
     eqs_device_program(a->gm, a->fb, NULL);
