@@ -498,6 +498,11 @@ static void test_experiment_hardware(void)
     const char *ov[] = {"hardware.periphery.adc_bits=6", "hardware.device.g_max=30 uS"};
     exp_round_trip(p, ov, 2, c);
     CHECK(c->hardware.periphery.adc_bits == 6 && c->hardware.device.g_max_sie == 30e-6);
+    /* a key override given before `hardware=<file>` still lands in that file's hardware:
+     * section replacements apply first (a sweep's set: tunes every point's preset) */
+    const char *ov_late[] = {"hardware.periphery.adc_bits=5", "hardware=hw/rram.yaml"};
+    exp_round_trip(p, ov_late, 2, c);
+    CHECK(c->has_hardware && c->hardware.periphery.adc_bits == 5);
     const char *bad[] = {"hardware.device.g_max=30"};
     CHECK_ERR(eqs_experiment_load(c, p, bad, 1, &err), EQS_ECONFIG, err,
               "--set hardware.device.g_max=30: hardware.device.g_max: missing unit");

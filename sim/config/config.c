@@ -531,6 +531,11 @@ static eqs_status apply_override(exp_loader *el, node *root, const char *text)
     return graft_files(el, root);
 }
 
+static bool replaces_section(const char *override)
+{
+    return strncmp(override, "model=", 6) == 0 || strncmp(override, "hardware=", 9) == 0;
+}
+
 static eqs_status load_experiment_tree(exp_loader *el, const char *path,
                                        const char *const *overrides, int n_overrides, node **root)
 {
@@ -544,8 +549,13 @@ static eqs_status load_experiment_tree(exp_loader *el, const char *path,
     st = cfg_check_schema(ld, *root, "", EXP_SCHEMA, EXP_HINT);
     if (st == EQS_OK)
         st = graft_files(el, *root);
-    for (int i = 0; st == EQS_OK && i < n_overrides; i++)
-        st = apply_override(el, *root, overrides[i]);
+    /* Overrides that replace a whole section (model=..., hardware=...) go first, in their order,
+     * then the key overrides in theirs: `--set hardware.periphery.adc_bits=6` then means "in
+     * whatever hardware this run uses", even when a sweep point sets `hardware=` later. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; st == EQS_OK && i < n_overrides; i++)
+            if (replaces_section(overrides[i]) == (pass == 0))
+                st = apply_override(el, *root, overrides[i]);
     return st;
 }
 
