@@ -868,7 +868,9 @@ static bool plan_runs(sweep *sw, const char *out, sw_run *runs)
 static bool resolve_seeds(sweep *sw)
 {
     eqs_experiment_config cfg;
-    if (!load_config(sw, NULL, -1, &cfg))
+    /* with the first point's values: a set: key may only make sense with them (e.g. a key of
+     * the hardware the points select) */
+    if (!load_config(sw, sw->n_points > 0 ? &sw->points[0] : NULL, -1, &cfg))
         return false;
     if (sw->n_seeds == 0) {
         sw->seeds[0] = cfg.training.seed;
