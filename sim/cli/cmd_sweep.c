@@ -855,6 +855,9 @@ static bool plan_runs(sweep *sw, const char *out, sw_run *runs)
             }
             bool fits = classify(run, text);
             free(text);
+            /* runs on hardware cannot resume yet (the device state is not checkpointed) */
+            if (run->kind == RUN_RESUME && cfg.has_hardware)
+                run->kind = RUN_RESTART;
             n_bad += !fits;
             if (n_bad == 3 && !fits && r + 1 < sw->n_points * sw->n_seeds) {
                 cli_error("(stopped looking after 3 such run directories)");
