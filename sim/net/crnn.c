@@ -34,6 +34,7 @@ struct eqs_crnn {
     eqs_state back_scratch; /* outputs of the backward convolutions (only their indices matter) */
     double drop_p[EQS_MAX_LAYERS];    /* dropout probability of each dynamic layer */
     eqs_real *mask[EQS_MAX_LAYERS];   /* [max_batch, n_k]: 0 or 1/(1-p); NULL without */
+    double *drop_u;                   /* the uniforms of the largest mask */
     bool dropout_on;                  /* masks drawn for the current training batch */
     eqs_state masked[EQS_MASK_SLOTS]; /* M (.) s copies */
     /* Hardware neurons (hwconfig `neuron:`); all zero for the float reference. */
@@ -157,6 +158,7 @@ void eqs_crnn_destroy(eqs_crnn *net)
     eqs_state_free(&net->back_scratch);
     for (int32_t k = 0; k < EQS_MAX_LAYERS; k++)
         eqs_free(net->mask[k]);
+    eqs_free(net->drop_u);
     for (int i = 0; i < EQS_MASK_SLOTS; i++)
         eqs_state_free(&net->masked[i]);
     for (int32_t k = 0; k < net->n_layers; k++)
@@ -178,13 +180,19 @@ static eqs_status alloc_workspace(eqs_crnn *net, eqs_err *err)
     eqs_status st = eqs_state_alloc(net, &net->pre_scratch, err);
     if (st == EQS_OK)
         st = eqs_state_alloc(net, &net->back_scratch, err);
+    size_t drop_u_len = 0; /* the largest mask */
     for (int32_t k = 0; k < net->n_dyn && st == EQS_OK; k++) {
         net->drop_p[k] = net->model.layers[k].dropout;
         if (net->drop_p[k] > 0) {
-            net->mask[k] =
-                eqs_calloc((size_t)layer_elems(net, k, net->max_batch), sizeof(eqs_real), err);
+            size_t n = (size_t)layer_elems(net, k, net->max_batch);
+            net->mask[k] = eqs_calloc(n, sizeof(eqs_real), err);
+            drop_u_len = n > drop_u_len ? n : drop_u_len;
             st = net->mask[k] ? EQS_OK : EQS_ENOMEM;
         }
+    }
+    if (st == EQS_OK && drop_u_len > 0) {
+        net->drop_u = eqs_calloc(drop_u_len, sizeof(double), err);
+        st = net->drop_u ? EQS_OK : EQS_ENOMEM;
     }
     for (int i = 0; i < EQS_MASK_SLOTS && st == EQS_OK; i++)
         st = eqs_state_alloc(net, &net->masked[i], err);
@@ -464,10 +472,15 @@ void eqs_activation_grad(eqs_activation a, const eqs_real *pre, eqs_real *dout, 
 
 bool eqs_all_finite(const eqs_real *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return false;
-    return true;
+    /* x * 0 is 0 for a finite x and NaN for inf or NaN; OR-ing the results' exponent-all-ones
+     * test over the array is a loop GCC vectorises (an early return is not): every training step
+     * checks every gradient. */
+    unsigned bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        eqs_real z = x[i] * 0;
+        bad |= z != z;
+    }
+    return bad == 0;
 }
 
 /* ---- dynamics -------------------------------------------------------------------------- */
@@ -491,11 +504,14 @@ void eqs_crnn_dropout_sample(eqs_crnn *net, uint64_t seed, uint64_t step)
     for (int32_t k = 0; k < net->n_dyn; k++) {
         if (!net->mask[k])
             continue;
-        eqs_rng r;
-        eqs_rng_init(&r, seed, EQS_RNG_DROPOUT, (uint32_t)(step * EQS_MAX_LAYERS + (uint64_t)k));
         eqs_real keep = (eqs_real)(1.0 / (1.0 - net->drop_p[k]));
-        for (int64_t i = 0; i < layer_elems(net, k, net->batch); i++)
-            net->mask[k][i] = eqs_rng_uniform(&r) < net->drop_p[k] ? 0 : keep;
+        int64_t n = layer_elems(net, k, net->batch);
+        double p = net->drop_p[k];
+        /* the same uniforms as eqs_rng_uniform(&r) n times, in bulk */
+        eqs_rng_fill_uniform_f64(net->drop_u, (size_t)n, seed, EQS_RNG_DROPOUT,
+                                 (uint32_t)(step * EQS_MAX_LAYERS + (uint64_t)k));
+        for (int64_t i = 0; i < n; i++)
+            net->mask[k][i] = net->drop_u[i] < p ? 0 : keep;
         net->dropout_on = true;
     }
 }
@@ -742,6 +758,12 @@ void eqs_crnn_set_phase(eqs_crnn *net, eqs_phase phase)
 const eqs_neuron_counts *eqs_crnn_neuron_counts(const eqs_crnn *net, eqs_phase phase)
 {
     return &net->counts[phase];
+}
+
+void eqs_crnn_neuron_counts_set(eqs_crnn *net, eqs_phase phase, const eqs_neuron_counts *c)
+{
+    EQS_ASSERT(phase >= 0 && phase < EQS_PHASE_N);
+    net->counts[phase] = *c;
 }
 
 void eqs_crnn_counts_reset(eqs_crnn *net)

@@ -133,6 +133,11 @@ uint64_t eqs_rng_fill_uniform_f32(float *out, size_t n, uint64_t seed, eqs_rng_p
 uint64_t eqs_rng_fill_normal_f32(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
                                  uint32_t entity, uint64_t block0);
 
+/* Exactly the n doubles that n successive eqs_rng_uniform calls return on a fresh stream
+ * (seed, purpose, entity), computed in bulk (sim/core/philox_fill.c). */
+void eqs_rng_fill_uniform_f64(double *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
+                              uint32_t entity);
+
 /* ---- misc --------------------------------------------------------------------------------- */
 
 double eqs_now_s(void); /* monotonic wall clock, seconds */
