@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e_hw.sh — training on hardware through the eqsim command, on real Fashion-MNIST: the ideal
 # hwconfig reproduces the float run's accuracy, a technology preset trains and fills the cost
-# ledger, runs are reproducible, `eqsim mvm` characterises a tile, and the errors a user meets.
+# ledger, runs are reproducible, `eqsim mvm` characterises a tile, the errors a user meets, and a
+# run on hardware resumes bit for bit.
 # Usage: e2e_hw.sh EQSIM SOURCE_DIR
 set -u
 eqsim=$1
@@ -78,7 +79,44 @@ E2E_WANT_STATUS=2 check_fails_with "bad hwconfig value" "g_max" \
     train "$exp" --set hardware.device.g_max=-1uS --out "$tmp/bad"
 E2E_WANT_STATUS=2 check_fails_with "missing unit" "unit" \
     mvm "$src/hwconfigs/ideal.yaml" --rows 4 --cols 4 --set device.g_max=25
-check_fails_with "resume of a hardware run" "not supported yet" train --resume "$tmp/taox"
-check "the refused resume left the run intact" cmp -s "$tmp/taox/counters.csv" "$tmp/taox2/counters.csv"
+
+# 6. Resume on hardware, bit for bit: PCM pairs (read noise, c2c, one-sided pulses, refresh, 8-bit
+# converters) for 2 epochs on 1,000 images against 1 epoch resumed to 2. The checkpoint holds each
+# tile's device state, random-stream offsets and counters, and the neuron counters
+# (docs/tile.md, "Checkpoints"): metrics, the ledger and every checkpoint file (weights, optimizer
+# state, tile states) must be byte-identical.
+pcm=(--set data.train_subset=1000 --set data.test_subset=1000
+    --set hardware=../hwconfigs/pcm-nandakumar2020.yaml)
+"$eqsim" train "$exp" "${pcm[@]}" --set training.epochs=2 --out "$tmp/pcm2" >/dev/null 2>&1
+check "pcm 2-epoch run exits 0" [ $? -eq 0 ]
+"$eqsim" train "$exp" "${pcm[@]}" --set training.epochs=1 --out "$tmp/pcm1" >/dev/null 2>&1
+check "pcm 1-epoch run exits 0" [ $? -eq 0 ]
+cp -r "$tmp/pcm1" "$tmp/pcm1-old"
+cp -r "$tmp/pcm1" "$tmp/pcm1-bad"
+"$eqsim" train --resume "$tmp/pcm1" --set training.epochs=2 >"$tmp/pcm1.log" 2>&1
+check "hardware resume exits 0" [ $? -eq 0 ]
+check "hardware resume continues after epoch 1" grep -q "resuming .* after epoch 1" "$tmp/pcm1.log"
+check "resumed run has 2 epochs" [ "$(wc -l <"$tmp/pcm1/metrics.csv")" -eq 3 ]
+check "resumed: identical losses and accuracies" \
+    cmp -s <(cut -d, -f1-6 "$tmp/pcm2/metrics.csv") <(cut -d, -f1-6 "$tmp/pcm1/metrics.csv")
+check "resumed: identical counters.csv" cmp -s "$tmp/pcm2/counters.csv" "$tmp/pcm1/counters.csv"
+check "the checkpoint holds the tile and neuron state" \
+    [ -s "$tmp/pcm1/checkpoint/fc1.weight.tile" -a -s "$tmp/pcm1/checkpoint/neurons.counts" ]
+for f in "$tmp/pcm2/checkpoint/"*; do
+    b=$(basename "$f")
+    check "resumed: checkpoint/$b identical" cmp -s "$f" "$tmp/pcm1/checkpoint/$b"
+done
+check "best/ holds weights only" bash -c "! ls '$tmp/pcm1/best/'*.tile >/dev/null 2>&1"
+# A damaged tile state is refused, naming the file, and leaves the run as it was; a checkpoint
+# written before eqsim saved the device state is refused too (start again).
+head -c 1000 "$tmp/pcm1-bad/checkpoint/fc2.weight.tile" >"$tmp/trunc"
+mv "$tmp/trunc" "$tmp/pcm1-bad/checkpoint/fc2.weight.tile"
+check_fails_with "resume from a truncated tile state" "fc2.weight.tile: truncated" \
+    train --resume "$tmp/pcm1-bad" --set training.epochs=2
+check "the refused resume left the run intact" \
+    cmp -s "$tmp/pcm1-bad/metrics.csv" "$tmp/pcm1-old/metrics.csv"
+rm "$tmp/pcm1-old/checkpoint/neurons.counts"
+check_fails_with "resume of a hardware checkpoint without device state" "no device state" \
+    train --resume "$tmp/pcm1-old" --set training.epochs=2
 
 e2e_finish e2e_hw

@@ -2,7 +2,7 @@
 # e2e_sweep.sh — end-to-end checks of `eqsim sweep` on real Fashion-MNIST data (tiny subsets):
 # a 2-point x 2-seed sweep and its outputs, a rerun that skips everything and changes no file,
 # a deleted result that re-runs only its point bit for bit, an interrupted run that resumes bit
-# for bit, a misspelled key that fails before any run, and --dry-run.
+# for bit (on hardware too), a misspelled key that fails before any run, and --dry-run.
 # Usage: e2e_sweep.sh EQSIM SOURCE_DIR
 set -u
 eqsim=$1
@@ -109,6 +109,32 @@ cp "$r/config.yaml" "$tmp/half/config.yaml" && rm "$tmp/half/result.yaml" && rm 
 "$eqsim" sweep "$tmp/s.yaml" --out "$out" >"$tmp/e.log" 2>&1
 check "interrupted run resumed" grep -q "^\[2/4\] estimator=symmetric seed 1: .*(resumed)" "$tmp/e.log"
 check "resumed weights bit-identical" bash -c "cd '$r' && md5sum --quiet -c '$tmp/w2.md5'"
+
+# 6b. The same on hardware (PCM: the checkpoint holds the device state), and a hardware
+# checkpoint without it (written by an older eqsim: no neurons.counts) is made again instead.
+sed -e 's/^name: tiny/name: tinyhw/' -e 's/algorithm.t2=4]/algorithm.t2=4,\n      hardware=..\/hwconfigs\/pcm-nandakumar2020.yaml]/' \
+    -e 's/seeds: \[0, 1\]/seeds: [0]/' -e 's/\[symmetric, one_sided\]/[symmetric]/' \
+    "$tmp/s.yaml" >"$tmp/hw.yaml"
+hw_out=$tmp/hw_out
+r=$hw_out/estimator=symmetric-seed0
+"$eqsim" sweep "$tmp/hw.yaml" --out "$hw_out" >/dev/null 2>&1
+check "hardware sweep exits 0" [ $? -eq 0 ]
+(cd "$r" && md5sum checkpoint/* best/* counters.csv) >"$tmp/w3.md5"
+for kind in resumed remade; do
+    "$eqsim" train "$r/config.yaml" --set training.epochs=1 --out "$tmp/half" >/dev/null 2>&1
+    cp "$r/config.yaml" "$tmp/half/config.yaml" && rm "$tmp/half/result.yaml" && rm -rf "$r"
+    [ $kind = remade ] && rm "$tmp/half/checkpoint/neurons.counts"
+    mv "$tmp/half" "$r"
+    "$eqsim" sweep "$tmp/hw.yaml" --out "$hw_out" >"$tmp/h.log" 2>&1
+    if [ $kind = resumed ]; then
+        check "interrupted hardware run resumed" grep -q "seed 0: .*(resumed)" "$tmp/h.log"
+    else
+        check "hardware run without device state made again" bash -c \
+            "grep -q 'seed 0: best test acc' '$tmp/h.log' && ! grep -q '(resumed)' '$tmp/h.log'"
+    fi
+    check "hardware run $kind: checkpoint, best/ and counters bit-identical" \
+        bash -c "cd '$r' && md5sum --quiet -c '$tmp/w3.md5'"
+done
 
 # 7. A misspelled swept key fails at once, naming it and its place, before any run.
 sed 's/algorithm.estimator:/algorithm.estimatr:/' "$tmp/s.yaml" >"$tmp/bad.yaml"

@@ -44,6 +44,7 @@ for p in fc1.weight fc1.bias fc2.weight fc2.bias; do
 done
 check "resumed metrics identical" \
     diff <(cut -d, -f1-6 "$tmp/a/metrics.csv") <(cut -d, -f1-6 "$tmp/b/metrics.csv")
+check "resumed ledger continues (counters.csv identical)" cmp -s "$tmp/a/counters.csv" "$tmp/b/counters.csv"
 
 # 4. A run directory is never overwritten.
 before=$(md5sum "$tmp/a/metrics.csv")

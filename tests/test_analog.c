@@ -58,6 +58,7 @@ static eqs_tile *ideal(int32_t n_out, int32_t n_in)
     eqs_err err;
     if (eqs_tile_create_ideal(&t, n_out, n_in, &err) != EQS_OK)
         exit(1);
+    eqs_tile_track_updates(t, true); /* the tests compare what updates achieved */
     return t;
 }
 

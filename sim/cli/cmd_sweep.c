@@ -817,6 +817,19 @@ static bool classify(sw_run *r, const char *config_text)
     return true;
 }
 
+/* True when the checkpoint a resume would read (checkpoint/, else checkpoint.old/, as
+ * cmd_train's load_checkpoint) holds the tile and neuron state (eqs_crnn_state_save). */
+static bool checkpoint_has_state(const char *run_dir)
+{
+    char path[EQS_PATH_LEN + 64];
+    snprintf(path, sizeof path, "%s/checkpoint", run_dir);
+    if (!eqs_path_exists(path))
+        snprintf(path, sizeof path, "%s/checkpoint.old", run_dir);
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof path - n, "/%s", EQS_NEURON_COUNTS_FILE);
+    return eqs_path_exists(path);
+}
+
 /* Two points of the same config would run twice and count twice over seeds. */
 static bool distinct_configs(const sweep *sw)
 {
@@ -855,8 +868,9 @@ static bool plan_runs(sweep *sw, const char *out, sw_run *runs)
             }
             bool fits = classify(run, text);
             free(text);
-            /* runs on hardware cannot resume yet (the device state is not checkpointed) */
-            if (run->kind == RUN_RESUME && cfg.has_hardware)
+            /* a run on hardware continues only from a checkpoint with its device state (one
+             * written before eqsim saved it holds the weights alone): else it is made again */
+            if (run->kind == RUN_RESUME && cfg.has_hardware && !checkpoint_has_state(run->dir))
                 run->kind = RUN_RESTART;
             n_bad += !fits;
             if (n_bad == 3 && !fits && r + 1 < sw->n_points * sw->n_seeds) {

@@ -41,17 +41,20 @@ static void train_usage(FILE *f)
           "set. Each epoch prints a line and appends to RUNDIR/metrics.csv (PEPITA: with the\n"
           "angle between W_N...W_1 and F^T, angle_deg_F); RUNDIR gets the resolved config\n"
           "(config.yaml), accuracy.png and loss.png (gnuplot), result.yaml, the last checkpoint\n"
-          "(checkpoint/, written atomically) and the best weights (best/); PEPITA's fixed F is\n"
-          "saved beside the weights as pepita.F.npy. counters.csv holds the action counters of\n"
-          "the cost ledger (array reads, conversions, pulses, relaxation steps; per weight array\n"
-          "and phase), cumulative over the run. An experiment with `hardware:` runs on that\n"
+          "(checkpoint/, written atomically: weights, optimizer state, and per weight array a\n"
+          "<layer>.weight.tile with its counters and, on hardware, its device state) and the\n"
+          "best weights (best/: weights only, for eqsim eval); PEPITA's fixed F is saved beside\n"
+          "the weights as pepita.F.npy. counters.csv holds the action counters of the cost\n"
+          "ledger (array reads, conversions, pulses, relaxation steps; per weight array and\n"
+          "phase), cumulative over the run. An experiment with `hardware:` runs on that\n"
           "hardware description's analog tiles and neurons (docs/hwconfig.md).\n"
           "\n"
           "  --out DIR          run directory (default runs/<name>-<date>-<time>); must not hold\n"
           "                     a run already\n"
           "  --resume RUNDIR    continue RUNDIR from its checkpoint with RUNDIR/config.yaml\n"
           "                     (--set may extend training.epochs); bit-identical to a run that\n"
-          "                     was never interrupted (not yet for runs on hardware)\n"
+          "                     was never interrupted, on hardware too (the checkpoint holds the\n"
+          "                     device state and the action counters)\n"
           "  --set key=value    override a config key (e.g. training.epochs=2, optimizer.lr=1e-3)\n"
           "  --threads N        OpenBLAS threads (default training.threads)\n"
           "\n"
@@ -138,9 +141,12 @@ static bool write_manifest(const char *dir, const eqs_experiment_config *cfg, co
 }
 
 /* Writes <run>/<name>.tmp completely, then swaps it in for <run>/<name>: a crash at any point
- * leaves either the old or the new folder whole (resume also looks at <name>.old). */
+ * leaves either the old or the new folder whole (resume also looks at <name>.old). The full
+ * checkpoint (with_state) adds the optimizer's slots and the state the weights do not say: per
+ * tile its counters and, on hardware, its devices and random-stream offsets, and the neuron
+ * counters (eqs_crnn_state_save). best/ holds the weights only: they are for evaluation. */
 static bool save_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, const char *run,
-                            const char *name, const run_state *rs, bool with_optim)
+                            const char *name, const run_state *rs, bool with_state)
 {
     char tmp[EQS_PATH_LEN + 64], final[EQS_PATH_LEN + 64], old[EQS_PATH_LEN + 64];
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", run, name);
@@ -153,11 +159,13 @@ static bool save_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, c
     eqs_pepita *pep = eqs_trainer_pepita(tr);
     bool ok = eqs_mkdir_p(tmp, &err) == EQS_OK && eqs_params_save(net, tmp, &err) == EQS_OK &&
               (!pep || eqs_pepita_save_f(pep, tmp, &err) == EQS_OK);
-    for (int32_t s = 0; ok && with_optim && s < eqs_optim_n_slots(opt); s++) {
+    for (int32_t s = 0; ok && with_state && s < eqs_optim_n_slots(opt); s++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "optim.%s.", eqs_optim_slot_name(opt, s));
         ok = eqs_tensors_save(net, eqs_optim_slot(opt, s), tmp, prefix, &err) == EQS_OK;
     }
+    if (ok && with_state)
+        ok = eqs_crnn_state_save(net, tmp, &err) == EQS_OK;
     if (!ok) {
         cli_print_err(&err);
         return false;
@@ -201,7 +209,10 @@ static bool read_manifest(const char *dir, run_state *rs)
     return true;
 }
 
-static bool load_checkpoint(eqs_trainer *tr, const char *run, run_state *rs)
+/* The weights, the optimizer's slots, then the tile and neuron state, which overrides the
+ * devices the weights programmed: the tiles then hold exactly the saved conductances. */
+static bool load_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, const char *run,
+                            run_state *rs)
 {
     char dir[EQS_PATH_LEN + 64];
     snprintf(dir, sizeof dir, "%s/checkpoint", run);
@@ -230,6 +241,24 @@ static bool load_checkpoint(eqs_trainer *tr, const char *run, run_state *rs)
             cli_print_err(&err);
             return false;
         }
+    }
+    char probe[EQS_PATH_LEN + 128];
+    snprintf(probe, sizeof probe, "%s/%s", dir, EQS_NEURON_COUNTS_FILE);
+    if (!eqs_path_exists(probe) && cfg->has_hardware) {
+        cli_error("%s: the checkpoint holds no device state (%s is missing; written by an eqsim "
+                  "that did not save it): a run on hardware cannot continue from the weights "
+                  "alone; start the run again",
+                  dir, EQS_NEURON_COUNTS_FILE);
+        return false;
+    }
+    if (!eqs_path_exists(probe))
+        fprintf(stderr,
+                "eqsim: warning: %s: no %s (an older checkpoint): the action counters "
+                "(counters.csv) restart from zero\n",
+                dir, EQS_NEURON_COUNTS_FILE);
+    else if (eqs_crnn_state_load(net, dir, &err) != EQS_OK) {
+        cli_print_err(&err);
+        return false;
     }
     eqs_optim_set_steps(opt, (int64_t)rs->global_step);
     return true;
@@ -465,16 +494,8 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
         cli_error("out of memory");
         goto done;
     }
-    if (resume && cfg->has_hardware) {
-        /* the weights alone do not restore the devices (their conductances, spreads, wear and
-         * random streams), so a resumed run would not be the run it claims to continue */
-        cli_error("%s: --resume of a run on hardware (%s) is not supported yet: checkpoints hold "
-                  "the weights, not the device state; start the run again",
-                  run, cfg->hardware.name);
-        goto done;
-    }
     if (resume) {
-        if (!load_checkpoint(tr, run, &rs))
+        if (!load_checkpoint(tr, cfg, run, &rs))
             goto done;
         eqs_csv_truncate_after(csv, rs.epochs_done);
         if (!quiet)

@@ -11,6 +11,7 @@
  * one bulk fill from the C2C stream at the array's running block offset, and walks each cell's
  * pulses one at a time. Nothing is allocated after create. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "device_impl.h"
@@ -654,6 +655,203 @@ EQS_HOT void eqs_device_round_pulses(const eqs_device_array *d, const eqs_real *
 }
 #undef ROUND_CASE
 
+/* ---- rounding and pulsing in one pass ------------------------------------------------------ */
+
+enum { FUSE_CHUNK = 2048 }; /* cells per chunk: its steps and normals stay in L1 */
+
+/* The rounding of cells 0..len-1 (round_kind's arithmetic), keeping each cell's signed step in
+ * the direction asked for, before the cap (one pulse moves G by it, as pulse_cell computes:
+ * g + s for a potentiating pulse, g - s for a depressing one); the ledger's sums come back in
+ * sums[3] (pulses up, down, resets). Specialised per kind by round_step_chunk, outside the
+ * chunk loop, where GCC vectorises it. */
+static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind, size_t len,
+                                       const eqs_real *restrict dw, float scale,
+                                       int positive_only, const float *restrict u, float maxp,
+                                       int32_t *restrict counts, const float *restrict g,
+                                       const float *restrict lo, const float *restrict hi,
+                                       const float *restrict ir, const float *restrict su,
+                                       const float *restrict sd, float *restrict step,
+                                       uint32_t *sums)
+{
+    const dev_consts kl = *k; /* a local copy: the stores below cannot alias its floats */
+    uint32_t s_up = 0, s_down = 0, s_res = 0;
+    for (size_t i = 0; i < len; i++) {
+        float dg = scale * (float)dw[i];
+        if (positive_only)
+            dg = dg > 0.0f ? dg : 0.0f;
+        int32_t neg = positive_only ? 0 : dg < 0.0f;
+        uint32_t nm = 0u - (uint32_t)neg;
+        float adg = selectf(nm, -dg, dg);
+        float x = (g[i] - lo[i]) * ir[i];
+        float room = selectf(nm, g[i] - lo[i], hi[i] - g[i]);
+        float r = kind == EQS_DEV_NONLINEAR ? hi[i] - lo[i] : 1.0f;
+        float sdir = selectf(nm, sd[i], su[i]);
+        float s0 = sdir * r * f_dir(&kl, kind, x, nm), s = s0;
+        if (kind == EQS_DEV_PCM)
+            s = selectf(nm, sdir > 0.0f ? room : 0.0f, s);
+        s = s < room ? s : room;
+        int32_t cnt = round_count(adg, s, room, u[i], maxp);
+        counts[i] = (cnt ^ (int32_t)nm) - (int32_t)nm;
+        step[i] = selectf(nm, -s0, s0);
+        s_up += (uint32_t)cnt & ~nm;
+        s_down += (uint32_t)cnt & nm;
+        s_res += (uint32_t)neg & (uint32_t)(cnt != 0);
+    }
+    sums[0] = s_up;
+    sums[1] = s_down;
+    sums[2] = s_res;
+}
+
+#define ROUND_STEP_CASE(K)                                                                         \
+    case K:                                                                                        \
+        if (positive_only)                                                                         \
+            round_step_body(k, K, len, dw, scale, 1, u, maxp, counts, g, lo, hi, ir, su, sd, step, \
+                            sums);                                                                 \
+        else                                                                                       \
+            round_step_body(k, K, len, dw, scale, 0, u, maxp, counts, g, lo, hi, ir, su, sd, step, \
+                            sums);                                                                 \
+        break
+
+EQS_HOT static void round_step_chunk(const dev_consts *k, eqs_device_kind kind, size_t len,
+                                     const eqs_real *dw, float scale, int positive_only,
+                                     const float *u, float maxp, int32_t *counts, const float *g,
+                                     const float *lo, const float *hi, const float *ir,
+                                     const float *su, const float *sd, float *step,
+                                     uint32_t *sums)
+{
+    switch (kind) {
+        ROUND_STEP_CASE(EQS_DEV_IDEAL);
+        ROUND_STEP_CASE(EQS_DEV_CONSTANT_STEP);
+        ROUND_STEP_CASE(EQS_DEV_LINEAR_STEP);
+        ROUND_STEP_CASE(EQS_DEV_SOFT_BOUNDS);
+        ROUND_STEP_CASE(EQS_DEV_EXP_STEP);
+        ROUND_STEP_CASE(EQS_DEV_POW_STEP);
+        ROUND_STEP_CASE(EQS_DEV_PIECEWISE);
+        ROUND_STEP_CASE(EQS_DEV_NONLINEAR);
+        ROUND_STEP_CASE(EQS_DEV_PCM);
+    default:
+        sums[0] = sums[1] = sums[2] = 0;
+        break;
+    }
+}
+#undef ROUND_STEP_CASE
+
+/* eqs_device_round_pulses, then the pulses, chunk by chunk, so that the pulses meet the cells
+ * while they are still in cache (a separate pulse pass would fetch them from memory again). A
+ * cell with one pulse (most of them) moves by the step the rounding computed, with
+ * pulse_cell's arithmetic (then its noise c2c |step| xi, or c2c (g_hi - g_lo) xi for the
+ * additive kind); cells with more pulses, PCM RESETs and stuck or worn cells go through
+ * pulse_cell. Cycle-to-cycle noise: the chunk of cells c0.. (c0 a multiple of FUSE_CHUNK)
+ * draws its normals from block c2c_block + c0 / 4 of the C2C stream, one per pulsed cell in
+ * cell order; an update advances c2c_block by ceil(n / 4) whatever it pulsed. The ledger as
+ * the tile charges it: pulses by polarity and sum |count| G at the start. */
+static void round_pulse_kind(eqs_device_array *d, eqs_device_kind kind, const eqs_real *dw,
+                             float scale, int positive_only, const float *u, float maxp,
+                             int32_t *counts, int noisy, eqs_device_ledger *led)
+{
+    const int pcm = kind == EQS_DEV_PCM, additive = kind == EQS_DEV_NONLINEAR;
+    const float c2c = (float)d->cfg.c2c;
+    size_t n = d->n;
+    float step[FUSE_CHUNK], xi[FUSE_CHUNK];
+    uint64_t masks[FUSE_CHUNK / 64];
+    uint64_t up = 0, down = 0, resets = 0;
+    double gsum = 0;
+    for (size_t c0 = 0; c0 < n; c0 += FUSE_CHUNK) {
+        size_t len = n - c0 < FUSE_CHUNK ? n - c0 : FUSE_CHUNK;
+        uint32_t sums[3];
+        round_step_chunk(&d->k, kind, len, dw + c0, scale, positive_only, u + c0, maxp,
+                         counts + c0, d->g + c0, d->g_lo + c0, d->g_hi + c0, d->inv_range + c0,
+                         d->s_up + c0, d->s_down + c0, step, sums);
+        up += sums[0];
+        down += sums[1];
+        resets += sums[2];
+        /* the pulsed cells: bit masks (branch-free), their number, their normals */
+        const int32_t *cc = counts + c0;
+        size_t m = 0;
+        for (size_t q = 0; q < len; q += 64) {
+            size_t w = len - q < 64 ? len - q : 64;
+            uint8_t nz[64] = {0};
+            for (size_t b = 0; b < w; b++) /* vectorised compare */
+                nz[b] = cc[q + b] != 0;
+            uint64_t mask = 0;
+            for (int v8 = 0; v8 < 8; v8++) { /* 8 flag bytes -> 8 bits (bytes are 0/1) */
+                uint64_t v;
+                memcpy(&v, nz + 8 * v8, 8);
+                mask |= ((v * 0x0102040810204080ull) >> 56) << (8 * v8);
+            }
+            masks[q / 64] = mask;
+            m += (size_t)__builtin_popcountll(mask);
+        }
+        if (m == 0)
+            continue;
+        if (noisy)
+            eqs_rng_fill_normal_f32(xi, m, d->seed, EQS_RNG_DEVICE_C2C, d->id,
+                                    d->c2c_block + c0 / 4);
+        size_t j = 0;
+        for (size_t q = 0; q < len; q += 64) {
+            uint64_t mask = masks[q / 64];
+            while (mask) {
+                size_t b = q + (size_t)__builtin_ctzll(mask), i = c0 + b;
+                mask &= mask - 1;
+                int32_t p = cc[b];
+                uint32_t ap = (uint32_t)(p < 0 ? -p : p);
+                float gi = d->g[i], sdir = p > 0 ? d->s_up[i] : d->s_down[i];
+                gsum += (double)ap * gi;
+                if (ap == 1 && sdir > 0.0f && !(pcm && p < 0)) { /* pulse_cell's arithmetic */
+                    float lo = d->g_lo[i], hi = d->g_hi[i], dg = step[b];
+                    float g = clampf(gi + dg, lo, hi);
+                    if (noisy) {
+                        float sdev = additive ? c2c * (hi - lo) : c2c * sqrtf(dg * dg);
+                        g = clampf(g + sdev * xi[j], lo, hi);
+                    }
+                    d->g[i] = g;
+                    if (pcm) {
+                        d->g0[i] = g;
+                        d->age_s[i] = 0.0f;
+                    }
+                } else {
+                    pulse_cell(d, kind, i, p, noisy ? xi : NULL, j);
+                }
+                j++;
+            }
+        }
+    }
+    if (noisy)
+        d->c2c_block += (n + 3) / 4;
+    d->n_up += up;
+    d->n_down += pcm ? resets : down;
+    led->up = up;
+    led->down = down;
+    led->g_sum_sie = gsum;
+}
+
+void eqs_device_round_and_pulse(eqs_device_array *d, const eqs_real *dw, float scale,
+                                        int positive_only, const float *u, float maxp,
+                                        int32_t *counts, eqs_device_ledger *led)
+{
+    eqs_device_kind kind = d->cfg.kind;
+    int noisy = kind != EQS_DEV_IDEAL &&
+                (d->cfg.c2c > 0.0 || (kind == EQS_DEV_PCM && d->k.reset_std > 0.0f));
+    if (d->endurance) { /* wear is counted per pulse: the two passes */
+        eqs_device_round_pulses(d, dw, scale, positive_only, u, maxp, counts);
+        uint64_t up = 0, down = 0;
+        double gsum = 0;
+        for (size_t i = 0; i < d->n; i++) {
+            int32_t c = counts[i];
+            uint32_t a = (uint32_t)(c < 0 ? -c : c);
+            up += c > 0 ? a : 0;
+            down += c < 0 ? a : 0;
+            gsum += c ? (double)a * d->g[i] : 0.0;
+        }
+        eqs_device_pulse(d, counts);
+        led->up = up;
+        led->down = down;
+        led->g_sum_sie = gsum;
+        return;
+    }
+    round_pulse_kind(d, kind, dw, scale, positive_only, u, maxp, counts, noisy, led);
+}
+
 /* ---- program, reset, read variance, time -------------------------------------------------- */
 
 EQS_HOT void eqs_device_program(eqs_device_array *d, const float *g, const uint8_t *mask)
@@ -774,4 +972,49 @@ int32_t eqs_device_pulses_for(const eqs_device_array *d, size_t i, double dg_sie
         np++;
     }
     return up ? np : -np;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+static void state_field(eqs_state_field *f, const char *name, void *data, size_t elem_size,
+                        size_t count, uint32_t check)
+{
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->data = data;
+    f->elem_size = (uint32_t)elem_size;
+    f->count = (uint64_t)count;
+    f->check = check;
+}
+
+int eqs_device_state_fields(eqs_device_array *d, eqs_state_field *f)
+{
+    int m = 0;
+    size_t n = d->n;
+    state_field(&f[m++], "n", &d->n, sizeof d->n, 1, 1);
+    state_field(&f[m++], "kind", &d->cfg.kind, sizeof d->cfg.kind, 1, 1);
+    state_field(&f[m++], "seed", &d->seed, sizeof d->seed, 1, 1);
+    state_field(&f[m++], "id", &d->id, sizeof d->id, 1, 1);
+    state_field(&f[m++], "g", d->g, sizeof(float), n, 0);
+    state_field(&f[m++], "g_lo", d->g_lo, sizeof(float), n, 0);
+    state_field(&f[m++], "g_hi", d->g_hi, sizeof(float), n, 0);
+    state_field(&f[m++], "s_up", d->s_up, sizeof(float), n, 0);
+    state_field(&f[m++], "s_down", d->s_down, sizeof(float), n, 0);
+    state_field(&f[m++], "flags", d->flags, 1, n, 0);
+    state_field(&f[m++], "wear", d->wear, sizeof(uint32_t), n, 0);
+    if (d->cfg.kind == EQS_DEV_PCM) {
+        state_field(&f[m++], "g0", d->g0, sizeof(float), n, 0);
+        state_field(&f[m++], "age_s", d->age_s, sizeof(float), n, 0);
+        state_field(&f[m++], "nu", d->nu, sizeof(float), n, 0);
+    }
+    state_field(&f[m++], "c2c_block", &d->c2c_block, sizeof d->c2c_block, 1, 0);
+    state_field(&f[m++], "n_up", &d->n_up, sizeof d->n_up, 1, 0);
+    state_field(&f[m++], "n_down", &d->n_down, sizeof d->n_down, 1, 0);
+    EQS_ASSERT(m <= EQS_DEVICE_STATE_FIELDS);
+    return m;
+}
+
+void eqs_device_state_restored(eqs_device_array *d)
+{
+    for (size_t i = 0; i < d->n; i++) /* as at fabrication */
+        d->inv_range[i] = 1.0f / (d->g_hi[i] - d->g_lo[i]);
 }

@@ -16,6 +16,7 @@
  * running block offset, so a sequence of calls is reproducible and every read is fresh.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,7 @@ typedef struct read_ws {
                       per-device noise draw (exact mode) */
     eqs_real *tmp; /* [cap, n_dst] one noisy partial sum before its ADC */
     float *z;      /* [cap * n_dst] normals */
+    bool y_kept;   /* tmp holds the output of the last mvm (noiseless reads: mvm_again copies) */
 } read_ws;
 
 typedef struct analog_tile {
@@ -288,7 +290,8 @@ typedef int64_t real_bits;
 typedef int32_t real_bits;
 #define ABS_MASK INT32_MAX
 #endif
-static double max_abs(const eqs_real *x, int32_t batch, int32_t ld, int32_t d0, int32_t d1)
+EQS_HOT static double max_abs(const eqs_real *x, int32_t batch, int32_t ld, int32_t d0,
+                              int32_t d1)
 {
     real_bits mx = 0;
     for (int32_t b = 0; b < batch; b++) {
@@ -306,8 +309,8 @@ static double max_abs(const eqs_real *x, int32_t batch, int32_t ld, int32_t d0, 
 }
 
 /* The ADC of one physical tile: columns d0..d1 of src [batch, ld] into y (+=). */
-static void adc_block(const analog_tile *a, const eqs_real *src, int32_t batch, int32_t ld,
-                      int32_t d0, int32_t d1, eqs_real *y, bool add)
+EQS_HOT static void adc_block(const analog_tile *a, const eqs_real *src, int32_t batch, int32_t ld,
+                              int32_t d0, int32_t d1, eqs_real *y, bool add)
 {
     const eqs_periphery_config *pc = &a->hw.periphery;
     int32_t w = d1 - d0;
@@ -530,10 +533,17 @@ static void read_finish(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch, 
     }
 }
 
+/* Without noise a re-read repeats the last one bit for bit (the same partial sums through the
+ * same converters, a calibrated ADC included): mvm keeps its output and mvm_again copies it. */
 static void analog_mvm(eqs_tile *t, const eqs_real *x, int32_t batch, eqs_real *y, bool acc)
 {
-    read_prepare(t, &an(t)->fwd, false, x, batch);
-    read_finish(t, &an(t)->fwd, false, batch, y, acc);
+    analog_tile *a = an(t);
+    read_ws *ws = &a->fwd;
+    read_prepare(t, ws, false, x, batch);
+    read_finish(t, ws, false, batch, y, acc);
+    ws->y_kept = !acc && !a->dev_noise && !(a->hw.periphery.out_noise > 0);
+    if (ws->y_kept)
+        memcpy(ws->tmp, y, sizeof(eqs_real) * (size_t)batch * (size_t)ws->n_dst);
 }
 
 static void analog_mvm_again(eqs_tile *t, int32_t batch, eqs_real *y, bool acc)
@@ -542,6 +552,10 @@ static void analog_mvm_again(eqs_tile *t, int32_t batch, eqs_real *y, bool acc)
     if (batch != ws->batch)
         eqs_abort(__FILE__, __LINE__, "eqs_tile_mvm_again: batch %d, but the last mvm had %d",
                   batch, ws->batch);
+    if (ws->y_kept && !acc) {
+        memcpy(y, ws->tmp, sizeof(eqs_real) * (size_t)batch * (size_t)ws->n_dst);
+        return;
+    }
     read_finish(t, ws, false, batch, y, acc);
 }
 
@@ -645,11 +659,39 @@ static void apply_counts(eqs_tile *t, const int32_t *np, const int32_t *nm)
     eqs_device_pulse(a->gm, nm);
 }
 
+/* Lists the pairs with a nonzero count on either device in touched[] (in cell order, 64 pairs at
+ * a time, as active_pairs, without the ledger). */
+EQS_HOT static size_t list_pairs(analog_tile *a, const int32_t *restrict np,
+                                 const int32_t *restrict nm)
+{
+    size_t n = a->n, m = 0;
+    for (size_t c = 0; c < n; c += 64) {
+        size_t len = n - c < 64 ? n - c : 64;
+        uint8_t nz[64] = {0};
+        for (size_t b = 0; b < len; b++)
+            nz[b] = (np[c + b] | nm[c + b]) != 0;
+        uint64_t mask = 0;
+        for (int q = 0; q < 8; q++) { /* 8 flag bytes -> 8 bits (bytes are 0/1: no carries) */
+            uint64_t v;
+            memcpy(&v, nz + 8 * q, 8);
+            mask |= ((v * 0x0102040810204080ull) >> 56) << (8 * q);
+        }
+        while (mask) {
+            a->touched[m++] = (uint32_t)(c + (size_t)__builtin_ctzll(mask));
+            mask &= mask - 1;
+        }
+    }
+    return m;
+}
+
 /* dW -> pulse counts by stochastic rounding with the mean step of the device that will move,
- * at its current G (docs/tile.md; eqs_device_round_pulses, one pass per device that evaluates
- * only the step of the direction asked for). One-sided: G+ potentiates for dW > 0, G- for
- * dW < 0, one uniform per pair. Both: G+ by dW/2 and G- by -dW/2, each its own uniform. */
-static void convert_dw(eqs_tile *t, const eqs_real *dw)
+ * at its current G (docs/tile.md), and the pulses, in one sweep per device
+ * (eqs_device_round_and_pulse: it evaluates only the step of the direction asked for, and
+ * steps the cells with one pulse in the same pass). One-sided: G+ potentiates for dW > 0, G-
+ * for dW < 0, one uniform per pair. Both: G+ by dW/2 and G- by -dW/2, each its own uniform.
+ * The ledger comes from the devices: pulses by polarity, sum |count| G at the start (G+ then
+ * G-, each in cell order). */
+static void convert_and_pulse(eqs_tile *t, const eqs_real *dw)
 {
     analog_tile *a = an(t);
     size_t n = a->n;
@@ -657,13 +699,20 @@ static void convert_dw(eqs_tile *t, const eqs_real *dw)
     a->round_block += eqs_rng_fill_uniform_f32(a->fu, one ? n : 2 * n, a->seed, EQS_RNG_PULSE_ROUND,
                                                a->id, a->round_block);
     const float gr = (float)a->g_ref_sie, maxp = (float)a->hw.update.max_pulses;
+    eqs_device_ledger lp, lm;
     if (one) {
-        eqs_device_round_pulses(a->gp, dw, gr, 1, a->fu, maxp, a->np);
-        eqs_device_round_pulses(a->gm, dw, -gr, 1, a->fu, maxp, a->nm);
+        eqs_device_round_and_pulse(a->gp, dw, gr, 1, a->fu, maxp, a->np, &lp);
+        eqs_device_round_and_pulse(a->gm, dw, -gr, 1, a->fu, maxp, a->nm, &lm);
     } else {
-        eqs_device_round_pulses(a->gp, dw, 0.5f * gr, 0, a->fu, maxp, a->np);
-        eqs_device_round_pulses(a->gm, dw, -0.5f * gr, 0, a->fu + n, maxp, a->nm);
+        eqs_device_round_and_pulse(a->gp, dw, 0.5f * gr, 0, a->fu, maxp, a->np, &lp);
+        eqs_device_round_and_pulse(a->gm, dw, -0.5f * gr, 0, a->fu + n, maxp, a->nm, &lm);
     }
+    a->n_active = list_pairs(a, a->np, a->nm);
+    a->active_ok = true;
+    eqs_tile_counts *c = tile_counts(t);
+    c->pulses_up += lp.up + lm.up;
+    c->pulses_down += lp.down + lm.down;
+    c->pulse_g_sum_sie += lp.g_sum_sie + lm.g_sum_sie;
 }
 
 /* Refresh (docs/tile.md): a pair with a device within refresh_threshold of its g_hi is read,
@@ -779,8 +828,7 @@ static void apply_dw(eqs_tile *t, const eqs_real *dw)
         return;
     }
     begin_update(a);
-    convert_dw(t, dw);
-    apply_counts(t, a->np, a->nm);
+    convert_and_pulse(t, dw);
     end_update(t);
 }
 
@@ -944,6 +992,51 @@ static bool analog_is_exact(const eqs_tile *t)
     return an(t)->exact;
 }
 
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+/* The identity (seed, id), the running offsets of the read and pulse-rounding streams, and every
+ * field of both device arrays (prefixed gp. / gm.). The caches derive from the conductances and
+ * are rebuilt on load; last_update is not part of the state (it reads zero after a load, as after
+ * a write), and neither are the read workspaces (mvm_again follows an mvm). */
+static int analog_state_fields(eqs_tile *t, eqs_state_field *f, int max)
+{
+    analog_tile *a = an(t);
+    EQS_ASSERT(max >= 4 + 2 * EQS_DEVICE_STATE_FIELDS);
+    int m = 0;
+    eqs_state_field own[4] = {
+        {.name = "seed", .data = &a->seed, .elem_size = sizeof a->seed, .check = 1, .count = 1},
+        {.name = "id", .data = &a->id, .elem_size = sizeof a->id, .check = 1, .count = 1},
+        {.name = "read_block", .data = &a->read_block, .elem_size = 8, .count = 1},
+        {.name = "round_block", .data = &a->round_block, .elem_size = 8, .count = 1},
+    };
+    for (int i = 0; i < 4; i++)
+        f[m++] = own[i];
+    eqs_device_array *dev[2] = {a->gp, a->gm};
+    const char *prefix[2] = {"gp.", "gm."};
+    for (int d = 0; d < 2; d++) {
+        eqs_state_field df[EQS_DEVICE_STATE_FIELDS];
+        int nd = eqs_device_state_fields(dev[d], df);
+        for (int i = 0; i < nd; i++) {
+            f[m] = df[i];
+            snprintf(f[m].name, sizeof f[m].name, "%s%.28s", prefix[d], df[i].name);
+            m++;
+        }
+    }
+    return m;
+}
+
+/* After a load wrote the device state: what derives from it, as after a write. */
+static void analog_state_loaded(eqs_tile *t)
+{
+    analog_tile *a = an(t);
+    eqs_device_state_restored(a->gp);
+    eqs_device_state_restored(a->gm);
+    refresh_cache(t);
+    memset(a->last, 0, sizeof(eqs_real) * a->n);
+    a->last_sparse = false;
+    a->n_touched = 0;
+}
+
 static void analog_destroy(eqs_tile *t)
 {
     analog_tile *a = an(t);
@@ -978,6 +1071,8 @@ static const eqs_tile_ops analog_ops = {
     .dw_min = analog_dw_min,
     .last_update = analog_last_update,
     .advance_time = analog_advance_time,
+    .state_fields = analog_state_fields,
+    .state_loaded = analog_state_loaded,
 };
 
 /* ---- creation ------------------------------------------------------------------------------ */

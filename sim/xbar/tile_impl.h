@@ -24,6 +24,11 @@ typedef struct eqs_tile_ops {
     double (*dw_min)(const eqs_tile *t);
     void (*last_update)(const eqs_tile *t, eqs_real *dw);
     void (*advance_time)(eqs_tile *t, double dt_s);
+    /* checkpoints (eqs_tile_state_save / _load): the family's state fields after the common
+     * header and counters (room for max; returns how many), and the rebuild of everything that
+     * derives from them once a load has written them */
+    int (*state_fields)(eqs_tile *t, eqs_state_field *f, int max);
+    void (*state_loaded)(eqs_tile *t);
 } eqs_tile_ops;
 
 struct eqs_tile {
@@ -33,6 +38,7 @@ struct eqs_tile {
      * read converts every input grid_rows times and every output grid_cols times (ideal: 1 x 1) */
     int32_t grid_rows, grid_cols;
     eqs_phase phase;
+    bool track_updates; /* eqs_tile_track_updates */
     eqs_tile_counts counts[EQS_PHASE_N];
     void *impl; /* family state */
 };

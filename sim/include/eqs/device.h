@@ -158,6 +158,45 @@ void eqs_device_mean_steps(const eqs_device_array *d, float *up, float *down);
 void eqs_device_round_pulses(const eqs_device_array *d, const eqs_real *dw, float scale,
                              int positive_only, const float *u, float max_pulses, int32_t *counts);
 
+/* What one eqs_device_round_and_pulse charges: pulses by polarity (the counts asked for) and
+ * sum over the pulsed cells of |count| G at the start of the update, siemens. */
+typedef struct eqs_device_ledger {
+    uint64_t up, down;
+    double g_sum_sie;
+} eqs_device_ledger;
+
+/* eqs_device_round_pulses followed by eqs_device_pulse of its counts, in one pass over the
+ * cells (the same counts and the same pulse arithmetic), except for the cycle-to-cycle noise:
+ * cell i draws element i of n normals from the C2C stream (every cell, pulsed or not), where
+ * eqs_device_pulse draws one per pulsed cell in cell order. Fills counts and *ledger. */
+void eqs_device_round_and_pulse(eqs_device_array *d, const eqs_real *dw, float scale,
+                                int positive_only, const float *u, float max_pulses,
+                                int32_t *counts, eqs_device_ledger *ledger);
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+
+/* One named piece of an object's state, for checkpoint files (eqs_tile_state_save): count
+ * elements of elem_size bytes at data. check != 0 marks an identity (size, seed, id, kind) that a
+ * loaded file must match instead of overwriting. */
+typedef struct eqs_state_field {
+    char name[32];
+    void *data;
+    uint32_t elem_size;
+    uint32_t check;
+    uint64_t count;
+} eqs_state_field;
+
+#define EQS_DEVICE_STATE_FIELDS 20 /* at most this many fields per array */
+
+/* Lists the array's whole state into f (room for EQS_DEVICE_STATE_FIELDS) and returns how many
+ * fields: identity checks (n, kind, seed, id), the per-cell state (g, g_lo, g_hi, s_up, s_down,
+ * flags, wear; pcm also g0, age_s, nu) and the running counters (C2C block offset, pulses up and
+ * down). A load writes through the pointers, then calls eqs_device_state_restored. The fields
+ * point into d: valid until it is destroyed. */
+int eqs_device_state_fields(eqs_device_array *d, eqs_state_field *f);
+/* Recomputes what derives from the state fields (each cell's 1 / (g_hi - g_lo)) after a load. */
+void eqs_device_state_restored(eqs_device_array *d);
+
 #ifdef __cplusplus
 }
 #endif

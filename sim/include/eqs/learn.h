@@ -163,6 +163,21 @@ eqs_status eqs_params_save(eqs_crnn *net, const char *dir, eqs_err *err);
 /* Reads them back, checking every shape; on error the network is unchanged. */
 eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err);
 
+/* The state a checkpoint needs besides the parameters for a resumed run to be bit-identical
+ * to an uninterrupted one: <dir>/<layer>.weight.tile (and <layer>.weight_back.tile) per tile
+ * (eqs_tile_state_save: its counters; on hardware also its devices and random-stream offsets)
+ * and <dir>/neurons.counts (the neuron counters of every phase), each written atomically. The
+ * folder must exist. */
+eqs_status eqs_crnn_state_save(eqs_crnn *net, const char *dir, eqs_err *err);
+/* Reads them back into a network of the same config and seed; call it after eqs_params_load
+ * (the tile states then override the devices the weights programmed). Every file is checked
+ * before it is applied (EQS_EIO missing, EQS_EFORMAT truncated or corrupt, EQS_EMISMATCH of
+ * another network; the message names the file); on error some tiles may already hold their
+ * saved state: discard the network. */
+eqs_status eqs_crnn_state_load(eqs_crnn *net, const char *dir, eqs_err *err);
+/* The file whose presence says that dir holds eqs_crnn_state_save's state. */
+#define EQS_NEURON_COUNTS_FILE "neurons.counts"
+
 /* ---- the cost ledger's counts ------------------------------------------------------------- */
 
 /* Writes every action counter of net (neurons, and each weight array's tile) by phase, as a tidy

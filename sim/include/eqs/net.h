@@ -129,6 +129,8 @@ void eqs_crnn_set_phase(eqs_crnn *net, eqs_phase phase);
 const eqs_neuron_counts *eqs_crnn_neuron_counts(const eqs_crnn *net, eqs_phase phase);
 /* Zeroes the neuron and tile counters. */
 void eqs_crnn_counts_reset(eqs_crnn *net);
+/* Sets one phase's neuron counters (a checkpoint's, so that the ledger continues). */
+void eqs_crnn_neuron_counts_set(eqs_crnn *net, eqs_phase phase, const eqs_neuron_counts *c);
 
 /* The output as logits [batch, n_classes]: z = W_N s_D + b_N (softmax readout) or o = s_D. */
 void eqs_crnn_logits(eqs_crnn *net, const eqs_state *s, eqs_real *logits);

@@ -66,7 +66,8 @@ eqs_status eqs_tile_create_analog(eqs_tile **out, int32_t n_out, int32_t n_in,
 bool eqs_tile_is_exact(const eqs_tile *t);
 /* y = a fresh read of the same input as this tile's last eqs_tile_mvm (the static input drive,
  * re-read every relaxation step): analog tiles reuse the noiseless product and its variance,
- * and draw new noise and conversions. (+ y when accumulate.) */
+ * and draw new noise and conversions; the ideal tile recomputes it from that input, which the
+ * caller must keep alive and unchanged in between. (+ y when accumulate.) */
 void eqs_tile_mvm_again(eqs_tile *t, int32_t batch, eqs_real *y, bool accumulate);
 /* Counts one read of batch inputs without computing it (see eqs_tile_is_exact). */
 void eqs_tile_charge_mvm(eqs_tile *t, int32_t batch);
@@ -78,7 +79,10 @@ void eqs_tile_program_pulses(eqs_tile *t, const int32_t *pulses);
 /* The weight change of one nominal pulse (ideal tile: 0 — it has no pulses). */
 double eqs_tile_dw_min(const eqs_tile *t);
 /* dw [n_out, n_in] = the weight change the last update_outer / update_delta / program_pulses
- * actually achieved (device nonlinearity, noise, bounds, clipping included). */
+ * actually achieved (device nonlinearity, noise, bounds, clipping included). An ideal tile only
+ * knows it after eqs_tile_track_updates(t, true) (it then keeps a copy of every request, which
+ * the training loop does not pay for by default); asking otherwise is a programming error. */
+void eqs_tile_track_updates(eqs_tile *t, bool on);
 void eqs_tile_last_update(const eqs_tile *t, eqs_real *dw);
 /* Lets time pass on the devices (drift); ideal: nothing. */
 void eqs_tile_advance_time(eqs_tile *t, double dt_s);
@@ -109,6 +113,22 @@ void eqs_tile_set_phase(eqs_tile *t, eqs_phase phase);
 const eqs_tile_counts *eqs_tile_counts_get(const eqs_tile *t, eqs_phase phase);
 void eqs_tile_counts_reset(eqs_tile *t);
 const char *eqs_phase_name(eqs_phase p);
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+
+/* Saves everything a tile's future results depend on that its weights do not say, written
+ * atomically to path (docs/tile.md, "Checkpoints"): the action counters of every phase and, for
+ * an analog tile, the per-cell state of both device arrays (conductances, fabrication spreads and
+ * bounds, stuck/worn flags, endurance counters, PCM g0/age/nu) and the running offsets of its
+ * random streams (reads, pulse rounding, each array's C2C). Caches are rebuilt on load, not
+ * saved. A versioned binary file: header (magic "EQSTILE", format version, family, n_out, n_in,
+ * grid, payload length, FNV-1a checksum), then named fields (name, element size, count, data). */
+eqs_status eqs_tile_state_save(const eqs_tile *t, const char *path, eqs_err *err);
+/* Restores a tile of the same family, size, seed and id from eqs_tile_state_save's file: it then
+ * reads, updates and counts exactly as the saved tile would have. Validates the whole file before
+ * changing anything: a truncated or corrupt file is EQS_EFORMAT, one written for another tile
+ * (family, size, seed, id, device kind, fields) EQS_EMISMATCH; messages name path and field. */
+eqs_status eqs_tile_state_load(eqs_tile *t, const char *path, eqs_err *err);
 
 #ifdef __cplusplus
 }
