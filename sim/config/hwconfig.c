@@ -25,11 +25,15 @@
 _Static_assert(sizeof(eqs_adc_range_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_pulse_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_neuron_dynamics) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_pulse_step) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_write_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_device_kind) == sizeof(int), "enum size");
 
 static const char *const adc_mode_names[] = {"fixed", "calibrated"};
 static const char *const pulse_mode_names[] = {"stochastic_rounding", "coincidence"};
 static const char *const dynamics_names[] = {"discrete", "leaky"};
+static const char *const pulse_step_names[] = {"nominal", "per_cell"};
+static const char *const write_names[] = {"verify", "pulses"};
 
 /* Rows that explain themselves in range errors. Defaults come from eqs_hw_config_default. */
 #define ROW_QTY(nm, st, fld, l, h, b, u, hlp)                                                      \
@@ -72,6 +76,8 @@ static const key_spec array_keys[] = {
     ROW_QTY("t_pulse", eqs_array_config, t_pulse_s, 0, 1e3, OPEN_LO, "s", "one programming pulse"),
     ROW_QTY("v_pulse", eqs_array_config, v_pulse_v, 0, 100, OPEN_LO, "V",
             "programming pulse amplitude"),
+    ROW_ENUM("write", eqs_array_config, write, 0, 0, write_names,
+             "programming of initial/loaded weights: exact write-verify or open-loop pulses"),
 };
 
 static const key_spec periphery_keys[] = {
@@ -95,6 +101,8 @@ static const key_spec update_keys[] = {
             "pulses per device and update, clipping"),
     ROW_INT("bl", eqs_update_config, bl, 1, 65535, "coincidence: pulse-train length"),
     ROW_BOOL("one_sided", eqs_update_config, one_sided, 0, "only one device of a pair moves"),
+    ROW_ENUM("pulse_step", eqs_update_config, pulse_step, 0, 0, pulse_step_names,
+             "step the dW -> pulses conversion assumes: nominal (open loop) or per_cell"),
 };
 
 static const key_spec neuron_keys[] = {

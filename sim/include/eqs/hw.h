@@ -34,6 +34,24 @@ typedef enum eqs_pulse_mode {
                                           (Gokmen & Vlasov 2016) — update_outer only */
 } eqs_pulse_mode;
 
+typedef enum eqs_pulse_step {
+    EQS_STEP_NOMINAL = 0,  /* "nominal": the controller counts pulses with the device's nominal
+                              step (g_max - g_min) / n_states, open loop, as aihwkit and NeuroSim
+                              do: the device's nonlinearity, asymmetry and spreads act on the
+                              update */
+    EQS_STEP_PER_CELL = 1, /* "per_cell": with each device's own mean step at its current
+                              conductance (an idealised device-aware controller that cancels
+                              them in expectation) */
+} eqs_pulse_step;
+
+typedef enum eqs_write_mode {
+    EQS_WRITE_VERIFY = 0, /* "verify": write() programs each device exactly to its target (an
+                             idealised write-verify loop; aihwkit's set_weights) */
+    EQS_WRITE_PULSES = 1, /* "pulses": from reset, the nominal number of pulses to the target,
+                             through the device model (its steps, nonlinearity and noise): a
+                             device of n states holds one of its own levels */
+} eqs_write_mode;
+
 typedef enum eqs_neuron_dynamics {
     EQS_NEURON_DISCRETE = 0, /* "discrete": s <- sigma(drive), the float reference's update */
     EQS_NEURON_LEAKY = 1,    /* "leaky": tau ds/dt = -s + sigma(drive), Euler with step dt */
@@ -52,6 +70,7 @@ typedef struct eqs_array_config {
     double t_read_s;            /* duration of one array read (latency ledger) */
     double t_pulse_s;           /* duration of one programming pulse */
     double v_pulse_v;           /* programming pulse amplitude */
+    eqs_write_mode write;       /* how write() (initialisation, loading weights) programs */
 } eqs_array_config;
 
 typedef struct eqs_periphery_config {
@@ -74,6 +93,7 @@ typedef struct eqs_update_config {
     int32_t one_sided;  /* only one device of the pair moves: G+ for dW > 0, G- for dW < 0
                            (the other polarity is never applied); 0 = both move in opposite
                            directions by half */
+    eqs_pulse_step pulse_step; /* which step size the dW -> pulses conversion assumes */
 } eqs_update_config;
 
 typedef struct eqs_neuron_config {
