@@ -1,11 +1,12 @@
 /* rng_fill.c — bulk uniform and normal draws from a Philox stream: the noise of every analog
  * read and the rounding of every pulse update (eqs/core.h, eqs_rng_fill_*).
  *
- * The build targets baseline x86-64, where GCC 12 does not vectorise these loops (measured:
- * ~15 ns per normal with SSE2 or AVX2 code, 1.7 ns with x86-64-v4, i.e. AVX-512 with its
- * 32x32->64 multiplies and conversions). So the body is compiled twice — here for the baseline,
- * in rng_fill_v4.c for x86-64-v4 — and the public functions pick the variant the CPU runs once,
- * at first call. Both are compiled with -ffp-contract=off: no FMA contraction, so both round
+ * The build targets baseline x86-64, where GCC 12 does not vectorise these loops (measured
+ * with the first Box-Muller: ~15 ns per normal with SSE2 or AVX2 code, 1.7 ns with x86-64-v4,
+ * i.e. AVX-512 with its 64-bit multiplies and conversions; the grid Box-Muller of rng_normal.h,
+ * four normals per draw: 0.6 ns with x86-64-v4). So the body is compiled twice — here for the
+ * baseline, in rng_fill_v4.c for x86-64-v4 — and the public functions pick the variant the CPU runs
+ * once, at first call. Both are compiled with -ffp-contract=off: no FMA contraction, so both round
  * alike and the numbers do not depend on the machine (tests/test_core compares them). */
 #include <stdbool.h>
 #include <stdlib.h>

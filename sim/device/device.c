@@ -665,13 +665,12 @@ enum { FUSE_CHUNK = 2048 }; /* cells per chunk: its steps and normals stay in L1
  * sums[3] (pulses up, down, resets). Specialised per kind by round_step_chunk, outside the
  * chunk loop, where GCC vectorises it. */
 static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind, size_t len,
-                                       const eqs_real *restrict dw, float scale,
-                                       int positive_only, const float *restrict u, float maxp,
+                                       const eqs_real *restrict dw, float scale, int positive_only,
+                                       const float *restrict u, float maxp,
                                        int32_t *restrict counts, const float *restrict g,
                                        const float *restrict lo, const float *restrict hi,
-                                       const float *restrict ir, const float *restrict su,
-                                       const float *restrict sd, float *restrict step,
-                                       uint32_t *sums)
+                                       const float *restrict su, const float *restrict sd,
+                                       float *restrict step, uint32_t *sums)
 {
     const dev_consts kl = *k; /* a local copy: the stores below cannot alias its floats */
     uint32_t s_up = 0, s_down = 0, s_res = 0;
@@ -682,7 +681,9 @@ static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind
         int32_t neg = positive_only ? 0 : dg < 0.0f;
         uint32_t nm = 0u - (uint32_t)neg;
         float adg = selectf(nm, -dg, dg);
-        float x = (g[i] - lo[i]) * ir[i];
+        float ir = 1.0f / (hi[i] - lo[i]); /* = inv_range (as create computes it), without
+                                              streaming that array from memory */
+        float x = (g[i] - lo[i]) * ir;
         float room = selectf(nm, g[i] - lo[i], hi[i] - g[i]);
         float r = kind == EQS_DEV_NONLINEAR ? hi[i] - lo[i] : 1.0f;
         float sdir = selectf(nm, sd[i], su[i]);
@@ -705,19 +706,18 @@ static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind
 #define ROUND_STEP_CASE(K)                                                                         \
     case K:                                                                                        \
         if (positive_only)                                                                         \
-            round_step_body(k, K, len, dw, scale, 1, u, maxp, counts, g, lo, hi, ir, su, sd, step, \
+            round_step_body(k, K, len, dw, scale, 1, u, maxp, counts, g, lo, hi, su, sd, step,     \
                             sums);                                                                 \
         else                                                                                       \
-            round_step_body(k, K, len, dw, scale, 0, u, maxp, counts, g, lo, hi, ir, su, sd, step, \
+            round_step_body(k, K, len, dw, scale, 0, u, maxp, counts, g, lo, hi, su, sd, step,     \
                             sums);                                                                 \
         break
 
 EQS_HOT static void round_step_chunk(const dev_consts *k, eqs_device_kind kind, size_t len,
                                      const eqs_real *dw, float scale, int positive_only,
                                      const float *u, float maxp, int32_t *counts, const float *g,
-                                     const float *lo, const float *hi, const float *ir,
-                                     const float *su, const float *sd, float *step,
-                                     uint32_t *sums)
+                                     const float *lo, const float *hi, const float *su,
+                                     const float *sd, float *step, uint32_t *sums)
 {
     switch (kind) {
         ROUND_STEP_CASE(EQS_DEV_IDEAL);
@@ -745,23 +745,25 @@ EQS_HOT static void round_step_chunk(const dev_consts *k, eqs_device_kind kind, 
  * draws its normals from block c2c_block + c0 / 4 of the C2C stream, one per pulsed cell in
  * cell order; an update advances c2c_block by ceil(n / 4) whatever it pulsed. The ledger as
  * the tile charges it: pulses by polarity and sum |count| G at the start. */
-static void round_pulse_kind(eqs_device_array *d, eqs_device_kind kind, const eqs_real *dw,
-                             float scale, int positive_only, const float *u, float maxp,
-                             int32_t *counts, int noisy, eqs_device_ledger *led)
+static EQS_INLINE void round_pulse_kind(eqs_device_array *d, eqs_device_kind kind,
+                                        const eqs_real *dw, float scale, int positive_only,
+                                        const eqs_device_uniforms *us, float maxp, int32_t *counts,
+                                        int noisy, eqs_device_ledger *led)
 {
     const int pcm = kind == EQS_DEV_PCM, additive = kind == EQS_DEV_NONLINEAR;
     const float c2c = (float)d->cfg.c2c;
     size_t n = d->n;
-    float step[FUSE_CHUNK], xi[FUSE_CHUNK];
+    float step[FUSE_CHUNK], xi[FUSE_CHUNK], u[FUSE_CHUNK];
     uint64_t masks[FUSE_CHUNK / 64];
     uint64_t up = 0, down = 0, resets = 0;
     double gsum = 0;
     for (size_t c0 = 0; c0 < n; c0 += FUSE_CHUNK) {
         size_t len = n - c0 < FUSE_CHUNK ? n - c0 : FUSE_CHUNK;
         uint32_t sums[3];
-        round_step_chunk(&d->k, kind, len, dw + c0, scale, positive_only, u + c0, maxp,
-                         counts + c0, d->g + c0, d->g_lo + c0, d->g_hi + c0, d->inv_range + c0,
-                         d->s_up + c0, d->s_down + c0, step, sums);
+        eqs_rng_fill_uniform_f32(u, len, us->seed, us->purpose, us->entity, us->block0 + c0 / 4);
+        round_step_chunk(&d->k, kind, len, dw + c0, scale, positive_only, u, maxp, counts + c0,
+                         d->g + c0, d->g_lo + c0, d->g_hi + c0, d->s_up + c0, d->s_down + c0, step,
+                         sums);
         up += sums[0];
         down += sums[1];
         resets += sums[2];
@@ -825,15 +827,16 @@ static void round_pulse_kind(eqs_device_array *d, eqs_device_kind kind, const eq
     led->g_sum_sie = gsum;
 }
 
-void eqs_device_round_and_pulse(eqs_device_array *d, const eqs_real *dw, float scale,
-                                        int positive_only, const float *u, float maxp,
+EQS_HOT void eqs_device_round_and_pulse(eqs_device_array *d, const eqs_real *dw, float scale,
+                                        int positive_only, const eqs_device_uniforms *u, float maxp,
                                         int32_t *counts, eqs_device_ledger *led)
 {
     eqs_device_kind kind = d->cfg.kind;
     int noisy = kind != EQS_DEV_IDEAL &&
                 (d->cfg.c2c > 0.0 || (kind == EQS_DEV_PCM && d->k.reset_std > 0.0f));
     if (d->endurance) { /* wear is counted per pulse: the two passes */
-        eqs_device_round_pulses(d, dw, scale, positive_only, u, maxp, counts);
+        eqs_rng_fill_uniform_f32(d->noise, d->n, u->seed, u->purpose, u->entity, u->block0);
+        eqs_device_round_pulses(d, dw, scale, positive_only, d->noise, maxp, counts);
         uint64_t up = 0, down = 0;
         double gsum = 0;
         for (size_t i = 0; i < d->n; i++) {
@@ -849,7 +852,45 @@ void eqs_device_round_and_pulse(eqs_device_array *d, const eqs_real *dw, float s
         led->g_sum_sie = gsum;
         return;
     }
-    round_pulse_kind(d, kind, dw, scale, positive_only, u, maxp, counts, noisy, led);
+    switch (kind) { /* specialised per kind: pulse_cell inlined with its response */
+    case EQS_DEV_IDEAL:
+        round_pulse_kind(d, EQS_DEV_IDEAL, dw, scale, positive_only, u, maxp, counts, noisy, led);
+        break;
+    case EQS_DEV_CONSTANT_STEP:
+        round_pulse_kind(d, EQS_DEV_CONSTANT_STEP, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_LINEAR_STEP:
+        round_pulse_kind(d, EQS_DEV_LINEAR_STEP, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_SOFT_BOUNDS:
+        round_pulse_kind(d, EQS_DEV_SOFT_BOUNDS, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_EXP_STEP:
+        round_pulse_kind(d, EQS_DEV_EXP_STEP, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_POW_STEP:
+        round_pulse_kind(d, EQS_DEV_POW_STEP, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_PIECEWISE:
+        round_pulse_kind(d, EQS_DEV_PIECEWISE, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_NONLINEAR:
+        round_pulse_kind(d, EQS_DEV_NONLINEAR, dw, scale, positive_only, u, maxp, counts, noisy,
+                         led);
+        break;
+    case EQS_DEV_PCM:
+        round_pulse_kind(d, EQS_DEV_PCM, dw, scale, positive_only, u, maxp, counts, noisy, led);
+        break;
+    default:
+        *led = (eqs_device_ledger){0, 0, 0.0};
+        break;
+    }
 }
 
 /* ---- program, reset, read variance, time -------------------------------------------------- */

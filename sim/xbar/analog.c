@@ -114,10 +114,31 @@ static inline int32_t min_i32(int32_t a, int32_t b)
  * for the output lines (along the inputs) and the input lines (along the outputs, G+ and G- of
  * an output side by side) alike, whichever side drives: one effective matrix serves mvm and
  * mvm_t. C_j = A_j + (j + 1)(S - S_j) with A_j = sum_{l<=j} G_l (l + 1), S_j = sum_{l<=j} G_l. */
-static void ir_col_lines(const float *g, int32_t n_in, int32_t c0, int32_t c1, int32_t r0,
-                         int32_t r1, float *c)
+EQS_HOT static void ir_col_lines(const float *g, int32_t n_in, int32_t c0, int32_t c1, int32_t r0,
+                                 int32_t r1, float *c)
 {
-    for (int32_t o = r0; o < r1; o++) {
+    /* R rows at a time: their running sums are independent chains (the loop over one row
+     * waits on each add); each row's arithmetic is unchanged */
+    enum { R = 8 };
+    int32_t o = r0;
+    for (; o + R <= r1; o += R) {
+        const float *gl = g + (size_t)o * n_in;
+        float *cl = c + (size_t)o * n_in;
+        float s[R] = {0}, a[R] = {0}, sj[R] = {0};
+        for (int32_t i = c0; i < c1; i++)
+            for (int r = 0; r < R; r++)
+                s[r] += gl[(size_t)r * n_in + i];
+        for (int32_t i = c0; i < c1; i++) {
+            float pos = (float)(i - c0 + 1);
+            for (int r = 0; r < R; r++) {
+                float v = gl[(size_t)r * n_in + i];
+                sj[r] += v;
+                a[r] += v * pos;
+                cl[(size_t)r * n_in + i] = a[r] + pos * (s[r] - sj[r]);
+            }
+        }
+    }
+    for (; o < r1; o++) {
         const float *gl = g + (size_t)o * n_in;
         float *cl = c + (size_t)o * n_in;
         float s = 0, a = 0, sj = 0;
@@ -133,6 +154,42 @@ static void ir_col_lines(const float *g, int32_t n_in, int32_t c0, int32_t c1, i
 }
 
 /* The input lines of one physical tile: positions 2(o - r0) (G+) and 2(o - r0) + 1 (G-). */
+/* The loops of ir_row_lines and ir_drop_matrix, with restrict pointers so that they vectorise
+ * (the same arithmetic, element by element). */
+EQS_HOT static void ir_row_sum(int32_t w, const float *restrict lp, const float *restrict lm,
+                               float *restrict s)
+{
+    for (int32_t i = 0; i < w; i++)
+        s[i] += lp[i] + lm[i];
+}
+
+EQS_HOT static void ir_row_step(int32_t w, float pos_p, float pos_m, const float *restrict lp,
+                                const float *restrict lm, const float *restrict s,
+                                float *restrict sj, float *restrict acc, float *restrict cp,
+                                float *restrict cm)
+{
+    for (int32_t i = 0; i < w; i++) {
+        sj[i] += lp[i];
+        acc[i] += lp[i] * pos_p;
+        cp[i] += acc[i] + pos_p * (s[i] - sj[i]);
+        sj[i] += lm[i];
+        acc[i] += lm[i] * pos_m;
+        cm[i] += acc[i] + pos_m * (s[i] - sj[i]);
+    }
+}
+
+EQS_HOT static void ir_apply(size_t n, float r, float ig, const float *restrict gp,
+                             const float *restrict gm, const float *restrict fc,
+                             const float *restrict fd, eqs_real *restrict w_read)
+{
+    for (size_t k = 0; k < n; k++) {
+        float fp = 1.0f - r * fc[k], fm = 1.0f - r * fd[k];
+        fp = fp > 0 ? fp : 0; /* beyond first order's validity: never invert a cell */
+        fm = fm > 0 ? fm : 0;
+        w_read[k] = (eqs_real)((gp[k] * fp - gm[k] * fm) * ig);
+    }
+}
+
 static void ir_row_lines(analog_tile *a, int32_t n_in, int32_t c0, int32_t c1, int32_t r0,
                          int32_t r1)
 {
@@ -141,20 +198,12 @@ static void ir_row_lines(analog_tile *a, int32_t n_in, int32_t c0, int32_t c1, i
     float *s = a->line, *acc = a->line + n_in, *sj = a->line + 2 * n_in;
     memset(a->line, 0, sizeof(float) * 3 * (size_t)n_in);
     for (int32_t o = r0; o < r1; o++)
-        for (int32_t i = 0; i < w; i++)
-            s[i] += gp[(size_t)o * n_in + c0 + i] + gm[(size_t)o * n_in + c0 + i];
+        ir_row_sum(w, gp + (size_t)o * n_in + c0, gm + (size_t)o * n_in + c0, s);
     for (int32_t o = r0; o < r1; o++) {
         float pos_p = (float)(2 * (o - r0) + 1), pos_m = pos_p + 1;
         const float *lp = gp + (size_t)o * n_in + c0, *lm = gm + (size_t)o * n_in + c0;
         float *cp = a->fc + (size_t)o * n_in + c0, *cm = a->fd + (size_t)o * n_in + c0;
-        for (int32_t i = 0; i < w; i++) {
-            sj[i] += lp[i];
-            acc[i] += lp[i] * pos_p;
-            cp[i] += acc[i] + pos_p * (s[i] - sj[i]);
-            sj[i] += lm[i];
-            acc[i] += lm[i] * pos_m;
-            cm[i] += acc[i] + pos_m * (s[i] - sj[i]);
-        }
+        ir_row_step(w, pos_p, pos_m, lp, lm, s, sj, acc, cp, cm);
     }
 }
 
@@ -170,13 +219,7 @@ static void ir_drop_matrix(const eqs_tile *t)
             ir_col_lines(gm, t->n_in, c0, c1, r0, r1, a->fd);
             ir_row_lines(a, t->n_in, c0, c1, r0, r1);
         }
-    const float r = (float)a->hw.array.r_wire_ohm, ig = a->inv_g_ref;
-    for (size_t k = 0; k < a->n; k++) {
-        float fp = 1.0f - r * a->fc[k], fm = 1.0f - r * a->fd[k];
-        fp = fp > 0 ? fp : 0; /* beyond first order's validity: never invert a cell */
-        fm = fm > 0 ? fm : 0;
-        a->w_read[k] = (eqs_real)((gp[k] * fp - gm[k] * fm) * ig);
-    }
+    ir_apply(a->n, (float)a->hw.array.r_wire_ohm, a->inv_g_ref, gp, gm, a->fc, a->fd, a->w_read);
 }
 
 EQS_HOT static void cache_w(size_t n, const float *restrict gp, const float *restrict gm, float ig,
@@ -200,6 +243,17 @@ EQS_HOT static void cache_v(size_t n, const float *restrict fa, const float *res
         v[k] = (eqs_real)((fa[k] + fb[k]) * ig2);
 }
 
+/* v = (var G+ + var G-) / g_ref^2 with var G = rel2 G^2 + a2: eqs_device_read_var's arithmetic
+ * on both devices, then cache_v's, without the two passes through fa and fb. */
+EQS_HOT static void cache_v_g(size_t n, const float *restrict gp, const float *restrict gm,
+                              float rel2, float a2, float ig2, eqs_real *restrict v)
+{
+    for (size_t k = 0; k < n; k++) {
+        float vp = rel2 * gp[k] * gp[k] + a2, vm = rel2 * gm[k] * gm[k] + a2;
+        v[k] = (eqs_real)((vp + vm) * ig2);
+    }
+}
+
 /* Recomputes W (and the IR-drop matrix, the read variances) from the conductances; with
  * last != NULL also last = W after - W before. */
 static void refresh_cache_last(const eqs_tile *t, eqs_real *last)
@@ -212,6 +266,12 @@ static void refresh_cache_last(const eqs_tile *t, eqs_real *last)
         ir_drop_matrix(t);
     if (!a->dev_noise)
         return;
+    if (a->v && !a->exact_noise) { /* read_var and cache_v in one pass, the same arithmetic */
+        const eqs_device_config *dc = &a->hw.device;
+        const float rel = (float)dc->read_noise_rel, an_ = (float)dc->read_noise_sie;
+        cache_v_g(a->n, gp, gm, rel * rel, an_ * an_, ig * ig, a->v);
+        return;
+    }
     if (a->v || a->exact_noise) {
         eqs_device_read_var(a->gp, a->fa);
         eqs_device_read_var(a->gm, a->fb);
@@ -290,8 +350,7 @@ typedef int64_t real_bits;
 typedef int32_t real_bits;
 #define ABS_MASK INT32_MAX
 #endif
-EQS_HOT static double max_abs(const eqs_real *x, int32_t batch, int32_t ld, int32_t d0,
-                              int32_t d1)
+EQS_HOT static double max_abs(const eqs_real *x, int32_t batch, int32_t ld, int32_t d0, int32_t d1)
 {
     real_bits mx = 0;
     for (int32_t b = 0; b < batch; b++) {
@@ -541,7 +600,8 @@ static void analog_mvm(eqs_tile *t, const eqs_real *x, int32_t batch, eqs_real *
     read_ws *ws = &a->fwd;
     read_prepare(t, ws, false, x, batch);
     read_finish(t, ws, false, batch, y, acc);
-    ws->y_kept = !acc && !a->dev_noise && !(a->hw.periphery.out_noise > 0);
+    ws->y_kept = !acc && !a->dev_noise && !(a->hw.periphery.out_noise > 0) &&
+                 a->hw.periphery.adc_bits != 0; /* without an ADC a re-read is a copy anyway */
     if (ws->y_kept)
         memcpy(ws->tmp, y, sizeof(eqs_real) * (size_t)batch * (size_t)ws->n_dst);
 }
@@ -688,24 +748,27 @@ EQS_HOT static size_t list_pairs(analog_tile *a, const int32_t *restrict np,
  * at its current G (docs/tile.md), and the pulses, in one sweep per device
  * (eqs_device_round_and_pulse: it evaluates only the step of the direction asked for, and
  * steps the cells with one pulse in the same pass). One-sided: G+ potentiates for dW > 0, G-
- * for dW < 0, one uniform per pair. Both: G+ by dW/2 and G- by -dW/2, each its own uniform.
+ * for dW < 0, one uniform per pair (element k of ceil(n/4) blocks of the PULSE_ROUND stream).
+ * Both: G+ by dW/2 and G- by -dW/2, each its own uniform (G-: the next ceil(n/4) blocks).
  * The ledger comes from the devices: pulses by polarity, sum |count| G at the start (G+ then
  * G-, each in cell order). */
 static void convert_and_pulse(eqs_tile *t, const eqs_real *dw)
 {
     analog_tile *a = an(t);
-    size_t n = a->n;
+    uint64_t blocks = (a->n + 3) / 4;
     bool one = a->hw.update.one_sided != 0;
-    a->round_block += eqs_rng_fill_uniform_f32(a->fu, one ? n : 2 * n, a->seed, EQS_RNG_PULSE_ROUND,
-                                               a->id, a->round_block);
+    eqs_device_uniforms up = {a->seed, EQS_RNG_PULSE_ROUND, a->id, a->round_block}, um = up;
+    if (!one)
+        um.block0 += blocks; /* G-: the next ceil(n/4) blocks */
+    a->round_block += one ? blocks : 2 * blocks;
     const float gr = (float)a->g_ref_sie, maxp = (float)a->hw.update.max_pulses;
     eqs_device_ledger lp, lm;
     if (one) {
-        eqs_device_round_and_pulse(a->gp, dw, gr, 1, a->fu, maxp, a->np, &lp);
-        eqs_device_round_and_pulse(a->gm, dw, -gr, 1, a->fu, maxp, a->nm, &lm);
+        eqs_device_round_and_pulse(a->gp, dw, gr, 1, &up, maxp, a->np, &lp);
+        eqs_device_round_and_pulse(a->gm, dw, -gr, 1, &um, maxp, a->nm, &lm);
     } else {
-        eqs_device_round_and_pulse(a->gp, dw, 0.5f * gr, 0, a->fu, maxp, a->np, &lp);
-        eqs_device_round_and_pulse(a->gm, dw, -0.5f * gr, 0, a->fu + n, maxp, a->nm, &lm);
+        eqs_device_round_and_pulse(a->gp, dw, 0.5f * gr, 0, &up, maxp, a->np, &lp);
+        eqs_device_round_and_pulse(a->gm, dw, -0.5f * gr, 0, &um, maxp, a->nm, &lm);
     }
     a->n_active = list_pairs(a, a->np, a->nm);
     a->active_ok = true;
@@ -713,6 +776,26 @@ static void convert_and_pulse(eqs_tile *t, const eqs_real *dw)
     c->pulses_up += lp.up + lm.up;
     c->pulses_down += lp.down + lm.down;
     c->pulse_g_sum_sie += lp.g_sum_sie + lm.g_sum_sie;
+}
+
+/* The pairs to refresh: mask[k] = 1 when a device is within thr (g_hi - g_lo) of its g_hi, with
+ * fa[k] = their difference G+ - G- to program back (0 elsewhere); returns their number.
+ * Branch-free, so that it vectorises. */
+EQS_HOT static size_t near_pairs(size_t n, float thr, const float *restrict gp,
+                                 const float *restrict gm, const float *restrict hp,
+                                 const float *restrict hm, const float *restrict lp,
+                                 const float *restrict lm, uint8_t *restrict mask,
+                                 float *restrict fa)
+{
+    uint32_t count = 0; /* < 2^32 pairs (device arrays) */
+    for (size_t k = 0; k < n; k++) {
+        int32_t near =
+            (gp[k] >= hp[k] - thr * (hp[k] - lp[k])) | (gm[k] >= hm[k] - thr * (hm[k] - lm[k]));
+        mask[k] = (uint8_t)near;
+        count += (uint32_t)near;
+        fa[k] = near ? gp[k] - gm[k] : 0;
+    }
+    return count;
 }
 
 /* Refresh (docs/tile.md): a pair with a device within refresh_threshold of its g_hi is read,
@@ -726,19 +809,14 @@ static void refresh_pairs(eqs_tile *t)
     const float *gp = eqs_device_g(a->gp), *gm = eqs_device_g(a->gm);
     const float *hp = eqs_device_g_hi(a->gp), *hm = eqs_device_g_hi(a->gm);
     const float *lp = eqs_device_g_lo(a->gp), *lm = eqs_device_g_lo(a->gm);
-    size_t count = 0;
-    double gsum = 0;
-    for (size_t k = 0; k < a->n; k++) {
-        bool near =
-            gp[k] >= hp[k] - thr * (hp[k] - lp[k]) || gm[k] >= hm[k] - thr * (hm[k] - lm[k]);
-        a->mask[k] = near;
-        count += near;
-        /* keep the pair's difference; charge the two reset pulses at the G they meet */
-        a->fa[k] = near ? gp[k] - gm[k] : 0;
-        gsum += near ? (double)gp[k] + gm[k] : 0;
-    }
+    size_t count = near_pairs(a->n, thr, gp, gm, hp, hm, lp, lm, a->mask, a->fa);
     if (count == 0)
         return;
+    double gsum = 0; /* the two reset pulses at the G they meet (in pair order, as a sum over
+                        every pair with zeros elsewhere) */
+    for (size_t k = 0; k < a->n; k++)
+        if (a->mask[k])
+            gsum += (double)gp[k] + gm[k];
     eqs_device_reset(a->gp, a->mask);
     eqs_device_reset(a->gm, a->mask);
     uint64_t pulses = 0;

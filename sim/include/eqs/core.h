@@ -127,7 +127,9 @@ uint32_t eqs_rng_below(eqs_rng *r, uint32_t n); /* uniform on [0, n), unbiased (
  * blocks block0 .. block0 + ceil(n/4) - 1 of the stream (seed, purpose, entity). Return the
  * number of blocks consumed (ceil(n/4)): add it to the caller's running block offset so the
  * next fill draws fresh numbers.
- * Uniform: [0, 1) with 24 bits. Normal: Box-Muller with polynomial log/sin/cos (|err| < 1e-6). */
+ * Uniform: [0, 1) with 24 bits. Normal: Box-Muller on a grid (20-bit radius, 12-bit angle) with
+ * short polynomials (sim/core/rng_normal.h): mean 0 and variance 1 exactly, CDF within 1e-6 of
+ * N(0, 1)'s, |z| <= 5.27. */
 uint64_t eqs_rng_fill_uniform_f32(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,
                                   uint32_t entity, uint64_t block0);
 uint64_t eqs_rng_fill_normal_f32(float *out, size_t n, uint64_t seed, eqs_rng_purpose purpose,

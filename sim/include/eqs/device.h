@@ -165,12 +165,24 @@ typedef struct eqs_device_ledger {
     double g_sum_sie;
 } eqs_device_ledger;
 
-/* eqs_device_round_pulses followed by eqs_device_pulse of its counts, in one pass over the
- * cells (the same counts and the same pulse arithmetic), except for the cycle-to-cycle noise:
- * cell i draws element i of n normals from the C2C stream (every cell, pulsed or not), where
- * eqs_device_pulse draws one per pulsed cell in cell order. Fills counts and *ledger. */
+/* The uniforms of eqs_device_round_and_pulse: cell i's is element i of
+ * eqs_rng_fill_uniform_f32(., n, seed, purpose, entity, block0) (drawn a chunk at a time). */
+typedef struct eqs_device_uniforms {
+    uint64_t seed;
+    eqs_rng_purpose purpose;
+    uint32_t entity;
+    uint64_t block0;
+} eqs_device_uniforms;
+
+/* eqs_device_round_pulses followed by eqs_device_pulse of its counts, in one sweep over the
+ * cells (the same counts and the same pulse arithmetic), with the uniforms drawn as it goes,
+ * except for the cycle-to-cycle noise: the cells c0..c0 + 2047 (c0 a multiple of 2048) take
+ * one normal each, in cell order, from block c2c_block + c0 / 4 of the C2C stream, which then
+ * advances by ceil(n / 4) blocks (eqs_device_pulse draws one per pulsed cell from
+ * c2c_block). With an endurance limit (wear counted pulse by pulse) it is the two calls, with
+ * eqs_device_pulse's noise. Fills counts [n] and *ledger. */
 void eqs_device_round_and_pulse(eqs_device_array *d, const eqs_real *dw, float scale,
-                                int positive_only, const float *u, float max_pulses,
+                                int positive_only, const eqs_device_uniforms *u, float max_pulses,
                                 int32_t *counts, eqs_device_ledger *ledger);
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
