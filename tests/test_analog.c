@@ -724,6 +724,88 @@ static void test_errors(void)
     CHECK_ERR(eqs_tile_create_analog(&t, 0, 4, &hw, 1, 1, &err), EQS_EINVAL, err, "positive");
 }
 
+/* update.pulse_step: a linear-step device (up step x (1 - 0.5 x), down step x (1 - 0 (1 - x)))
+ * with both devices mid-range (x = 1/2) after write(0). An open-loop (nominal) controller asks
+ * for dW/2 on each: G+ rises by only 0.75 of it, G- falls by all of it, so the pair moves by
+ * 0.875 dW in expectation; a per-cell controller counts with each device's own step and gets
+ * dW. 64 x 64 pairs, 20 nominal pulses each: the averages are within 1 % (stochastic rounding
+ * adds at most one pulse in 20 per cell and averages out over 4096 pairs). */
+static void test_pulse_step_modes(void)
+{
+    enum { N = 64 };
+    eqs_real *w = eqs_calloc(N * N, sizeof(eqs_real), NULL),
+             *dw = eqs_calloc(N * N, sizeof(eqs_real), NULL);
+    eqs_real *got = eqs_calloc(N * N, sizeof(eqs_real), NULL);
+    double ratio[2];
+    for (int mode = 0; mode < 2; mode++) {
+        eqs_hw_config hw;
+        eqs_hw_config_default(&hw);
+        eqs_device_config_default(&hw.device, EQS_DEV_LINEAR_STEP);
+        hw.device.g_min_sie = 0;
+        hw.device.g_max_sie = 25e-6;
+        hw.device.n_states = 1000;
+        hw.device.p[0] = 0.5; /* gamma_up */
+        hw.device.p[1] = 0.0; /* gamma_down */
+        hw.device.c2c = 0;
+        hw.device.d2d_step = 0;
+        hw.update.pulse_step = mode == 0 ? EQS_STEP_NOMINAL : EQS_STEP_PER_CELL;
+        eqs_tile *t = analog(N, N, &hw, 7);
+        eqs_tile_write(t, w);
+        for (int i = 0; i < N * N; i++)
+            dw[i] = (eqs_real)(40.0 / 1000); /* 2 x 20 nominal steps of 1/1000 */
+        eqs_tile_update_delta(t, dw);
+        eqs_tile_read(t, got);
+        double sum = 0;
+        for (int i = 0; i < N * N; i++)
+            sum += got[i];
+        ratio[mode] = sum / (N * N) / (40.0 / 1000);
+        eqs_tile_destroy(t);
+    }
+    CHECK_MSG(fabs(ratio[0] - 0.875) < 0.01, "nominal: achieved/requested %.4f, want 0.875",
+              ratio[0]);
+    CHECK_MSG(fabs(ratio[1] - 1.0) < 0.01, "per_cell: achieved/requested %.4f, want 1", ratio[1]);
+    eqs_free(w), eqs_free(dw), eqs_free(got);
+}
+
+/* array.write: pulses on a constant-step device of 8 states (w_max 1): every programmed weight
+ * is a whole number of steps 1/8 (each device sits on one of its levels), within one step of its
+ * target (each device rounds by at most half a step); verify programs the targets exactly. */
+static void test_write_by_pulses(void)
+{
+    enum { N = 32 };
+    eqs_real w[N * N], got[N * N];
+    fill(w, N * N, -0.9, 0.9, 21);
+    eqs_hw_config hw;
+    eqs_hw_config_default(&hw);
+    eqs_device_config_default(&hw.device, EQS_DEV_CONSTANT_STEP);
+    hw.device.g_min_sie = 0;
+    hw.device.g_max_sie = 25e-6;
+    hw.device.n_states = 8;
+    hw.device.c2c = 0;
+    hw.device.d2d_step = 0;
+    hw.device.d2d_bounds = 0;
+    for (int mode = 0; mode < 2; mode++) {
+        hw.array.write = mode == 0 ? EQS_WRITE_PULSES : EQS_WRITE_VERIFY;
+        eqs_tile *t = analog(N, N, &hw, 8);
+        eqs_tile_write(t, w);
+        eqs_tile_read(t, got);
+        int off_grid = 0, far = 0, exact = 1;
+        for (int i = 0; i < N * N; i++) {
+            double k = got[i] * 8;
+            off_grid += fabs(k - floor(k + 0.5)) > 1e-4;
+            far += fabs(got[i] - w[i]) > 1.0 / 8 + 1e-6;
+            exact &= fabs(got[i] - w[i]) < 1e-6;
+        }
+        if (mode == 0)
+            CHECK_MSG(off_grid == 0 && far == 0 && !exact,
+                      "write by pulses: %d weights off the 1/8 grid, %d more than a step away",
+                      off_grid, far);
+        else
+            CHECK_MSG(exact, "write-verify: weights not exact");
+        eqs_tile_destroy(t);
+    }
+}
+
 int main(void)
 {
     test_ideal_equivalence();
@@ -737,5 +819,7 @@ int main(void)
     test_conversion_unbiased();
     test_ir_drop();
     test_errors();
+    test_pulse_step_modes();
+    test_write_by_pulses();
     EQS_TEST_MAIN_END("test_analog");
 }

@@ -607,6 +607,7 @@ static EQS_INLINE void round_kind(const eqs_device_array *d, eqs_device_kind kin
     const dev_consts *k = &d->k;
     const float *restrict g = d->g, *restrict lo = d->g_lo, *restrict hi = d->g_hi;
     const float *restrict ir = d->inv_range, *restrict su = d->s_up, *restrict sd = d->s_down;
+    const float nominal = k->round_step_sie; /* open loop: the same step for every cell */
     size_t n = d->n;
     for (size_t i = 0; i < n; i++) {
         float dg = scale * (float)dw[i];
@@ -623,7 +624,8 @@ static EQS_INLINE void round_kind(const eqs_device_array *d, eqs_device_kind kin
         if (kind == EQS_DEV_PCM) /* a depressing pulse is a RESET: the whole room */
             s = selectf(nm, sdir > 0.0f ? room : 0.0f, s);
         s = s < room ? s : room;
-        int32_t c = round_count(adg, s, room, u[i], maxp);
+        int32_t c = nominal > 0.0f ? round_count(adg, nominal, 3.0e38f, u[i], maxp)
+                                   : round_count(adg, s, room, u[i], maxp);
         counts[i] = (c ^ (int32_t)nm) - (int32_t)nm; /* neg ? -c : c */
     }
 }
@@ -635,6 +637,12 @@ static EQS_INLINE void round_kind(const eqs_device_array *d, eqs_device_kind kin
         else                                                                                       \
             round_kind(d, K, dw, scale, 0, u, maxp, counts);                                       \
         break
+
+void eqs_device_set_nominal_rounding(eqs_device_array *d, bool nominal)
+{
+    double range = d->cfg.g_max_sie - d->cfg.g_min_sie;
+    d->k.round_step_sie = nominal ? (float)(range / d->cfg.n_states) : 0.0f;
+}
 
 EQS_HOT void eqs_device_round_pulses(const eqs_device_array *d, const eqs_real *dw, float scale,
                                      int positive_only, const float *u, float maxp, int32_t *counts)
@@ -691,7 +699,10 @@ static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind
         if (kind == EQS_DEV_PCM)
             s = selectf(nm, sdir > 0.0f ? room : 0.0f, s);
         s = s < room ? s : room;
-        int32_t cnt = round_count(adg, s, room, u[i], maxp);
+        /* open loop (nominal step, no knowledge of the room left) or per cell */
+        int32_t cnt = kl.round_step_sie > 0.0f
+                          ? round_count(adg, kl.round_step_sie, 3.0e38f, u[i], maxp)
+                          : round_count(adg, s, room, u[i], maxp);
         counts[i] = (cnt ^ (int32_t)nm) - (int32_t)nm;
         step[i] = selectf(nm, -s0, s0);
         s_up += (uint32_t)cnt & ~nm;

@@ -45,6 +45,9 @@ typedef struct dev_consts {
     int32_t n_pw;                  /* piecewise nodes */
     float pw_up[EQS_DEV_MAX_PIECEWISE], pw_down[EQS_DEV_MAX_PIECEWISE];
     float set_gamma, reset_std, t0_s; /* pcm */
+    /* > 0: dW -> pulses rounds with this step for every cell (siemens; the nominal step of an
+     * open-loop controller); 0: with each cell's own mean step (eqs_device_set_nominal_rounding) */
+    float round_step_sie;
 } dev_consts;
 
 void dev_consts_init(dev_consts *k, const eqs_device_config *c);

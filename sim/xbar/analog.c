@@ -633,7 +633,7 @@ static void analog_mvm_t(eqs_tile *t, const eqs_real *y, int32_t batch, eqs_real
  * takes half of every update, one up, one down), both start from the middle of their own ranges
  * and split the difference: each keeps room to move either way — a device parked at g_lo could
  * not take its half of a decrease. */
-EQS_HOT static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_real *dw)
+EQS_HOT static void pair_targets(analog_tile *a, const eqs_real *w, const eqs_real *dw)
 {
     const float *lo_p = eqs_device_g_lo(a->gp), *lo_m = eqs_device_g_lo(a->gm);
     const float *hi_p = eqs_device_g_hi(a->gp), *hi_m = eqs_device_g_hi(a->gm);
@@ -654,8 +654,40 @@ EQS_HOT static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_r
             a->fb[k] = mid_m - 0.5f * d;
         }
     }
+}
+
+static void program_pairs(analog_tile *a, const eqs_real *w, const eqs_real *dw)
+{
+    pair_targets(a, w, dw);
     eqs_device_program(a->gp, a->fa, NULL);
     eqs_device_program(a->gm, a->fb, NULL);
+}
+
+/* n[k] = the nominal number of pulses from the cell's g_lo to target[k], rounded. */
+static void nominal_counts(const eqs_device_array *d, const float *target, int32_t *n, size_t len)
+{
+    const eqs_device_config *c = eqs_device_array_config(d);
+    const float *lo = eqs_device_g_lo(d);
+    const float inv_step = (float)(c->n_states / (c->g_max_sie - c->g_min_sie));
+    for (size_t k = 0; k < len; k++) {
+        float v = (target[k] - lo[k]) * inv_step + 0.5f;
+        n[k] = v > 0 ? (int32_t)v : 0;
+    }
+}
+
+/* array.write: pulses — open-loop programming as a chip without verify would do it: reset every
+ * device, then the nominal number of pulses towards its target through the device model, so a
+ * device of n states ends on one of its own levels, shaped by its response and its noise. (Not
+ * charged to the ledger: it is the initial programming, not the learning.) */
+static void program_by_pulses(analog_tile *a, const eqs_real *w)
+{
+    pair_targets(a, w, NULL);
+    eqs_device_reset(a->gp, NULL);
+    eqs_device_reset(a->gm, NULL);
+    nominal_counts(a->gp, a->fa, a->np, a->n);
+    nominal_counts(a->gm, a->fb, a->nm, a->n);
+    eqs_device_pulse(a->gp, a->np);
+    eqs_device_pulse(a->gm, a->nm);
 }
 
 /* Lists the pairs with a nonzero count on either device in touched[] (in cell order, 64 pairs at
@@ -1061,7 +1093,11 @@ static void analog_read(const eqs_tile *t, eqs_real *w)
 
 static void analog_write(eqs_tile *t, const eqs_real *w)
 {
-    program_pairs(an(t), w, NULL);
+    analog_tile *a = an(t);
+    if (a->hw.array.write == EQS_WRITE_PULSES && !a->ideal_dev)
+        program_by_pulses(a, w);
+    else
+        program_pairs(a, w, NULL);
     refresh_cache(t);
 }
 
@@ -1291,6 +1327,9 @@ eqs_status eqs_tile_create_analog(eqs_tile **out, int32_t n_out, int32_t n_in,
         eqs_tile_destroy(t);
         return err && err->code != EQS_OK ? st : eqs_err_set(err, st, "analog tile: out of memory");
     }
+    bool nominal = hw->update.pulse_step == EQS_STEP_NOMINAL; /* hwconfig update.pulse_step */
+    eqs_device_set_nominal_rounding(a->gp, nominal);
+    eqs_device_set_nominal_rounding(a->gm, nominal);
     refresh_cache(t);
     *out = t;
     return EQS_OK;

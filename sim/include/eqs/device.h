@@ -155,6 +155,12 @@ void eqs_device_mean_steps(const eqs_device_array *d, float *up, float *down);
  * max_pulses and the pulses that reach the bound ahead (room_i / step_i + 1); step_i is the
  * mean step of eqs_device_mean_steps in dg_i's direction (0 for stuck or worn cells: n = 0).
  * u [n] uniforms in [0, 1). */
+/* How the two functions below turn a requested dG into a count: nominal = every cell with the
+ * nominal step (g_max - g_min) / n_states and no clipping at the room left (an open-loop
+ * controller, aihwkit's and NeuroSim's: the cell's actual response — nonlinearity, asymmetry,
+ * spreads, bounds — then shapes the update); otherwise (the default) with each cell's own mean
+ * step at its current G, clipped at its room (hwconfig update.pulse_step: per_cell). */
+void eqs_device_set_nominal_rounding(eqs_device_array *d, bool nominal);
 void eqs_device_round_pulses(const eqs_device_array *d, const eqs_real *dw, float scale,
                              int positive_only, const float *u, float max_pulses, int32_t *counts);
 
