@@ -19,6 +19,12 @@ static bool buf_printf(text_buf *b, const char *fmt, ...) __attribute__((format(
 
 static bool buf_printf(text_buf *b, const char *fmt, ...)
 {
+    if (!b->data) { /* never offset a NULL pointer, not even by 0 */
+        b->cap = 4096;
+        b->data = malloc(b->cap);
+        if (!b->data)
+            return false;
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
