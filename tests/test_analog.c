@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eqs_test.h"
+#include "test_util.h"
 
 #include "eqs/xbar.h"
 
@@ -24,10 +25,7 @@ static eqs_real *vec(size_t n)
 
 static void fill(eqs_real *x, size_t n, double lo, double hi, uint32_t entity)
 {
-    eqs_rng r;
-    eqs_rng_init(&r, SEED, EQS_RNG_TEST_DATA, entity);
-    for (size_t i = 0; i < n; i++)
-        x[i] = (eqs_real)(lo + (hi - lo) * eqs_rng_uniform(&r));
+    test_fill_uniform(x, (int64_t)n, lo, hi, SEED, entity);
 }
 
 /* ||a - b|| / ||b|| */

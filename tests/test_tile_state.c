@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "eqs_test.h"
+#include "test_util.h"
 
 #include "eqs/xbar.h"
 
@@ -33,10 +34,7 @@ static void *vec(size_t n, size_t size)
 
 static void fill(eqs_real *x, size_t n, double lo, double hi, uint32_t entity)
 {
-    eqs_rng r;
-    eqs_rng_init(&r, SEED, EQS_RNG_TEST_DATA, entity);
-    for (size_t i = 0; i < n; i++)
-        x[i] = (eqs_real)(lo + (hi - lo) * eqs_rng_uniform(&r));
+    test_fill_uniform(x, (int64_t)n, lo, hi, SEED, entity);
 }
 
 static eqs_tile *analog(const eqs_hw_config *hw, int32_t n_out, uint64_t seed, uint32_t id)

@@ -17,7 +17,6 @@
 #define _XOPEN_SOURCE 700
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -159,20 +158,6 @@ static void sweep_usage(FILE *f)
 }
 
 /* ---- small helpers ----------------------------------------------------------------------- */
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *path)
-{
-    if (eqs_path_exists(path))
-        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* The whole file as a string (malloc'd), or NULL. */
 static char *slurp(const char *path)
@@ -1307,7 +1292,7 @@ static int train_one(const sweep *sw, const sw_run *r, bool verbose)
 {
     eqs_experiment_config cfg;
     if (r->kind == RUN_DONE || r->kind == RUN_RESTART)
-        remove_tree(r->dir); /* DONE but unreadable results: start again too */
+        eqs_remove_tree(r->dir); /* DONE but unreadable results: start again too */
     if (!load_config(sw, &sw->points[r->point], r->seed, &cfg))
         return 2;
     eqs_blas_set_threads(cfg.training.threads);

@@ -6,7 +6,6 @@
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,20 +62,6 @@ static void train_usage(FILE *f)
 }
 
 /* ---- small file helpers ------------------------------------------------------------------ */
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *path)
-{
-    if (eqs_path_exists(path))
-        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static bool write_text_atomic(const char *path, const char *text)
 {
@@ -152,7 +137,7 @@ static bool save_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, c
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", run, name);
     snprintf(final, sizeof final, "%s/%s", run, name);
     snprintf(old, sizeof old, "%s/%s.old", run, name);
-    remove_tree(tmp);
+    eqs_remove_tree(tmp);
     eqs_err err;
     eqs_crnn *net = eqs_trainer_net(tr);
     eqs_optim *opt = eqs_trainer_optim(tr);
@@ -172,12 +157,12 @@ static bool save_checkpoint(eqs_trainer *tr, const eqs_experiment_config *cfg, c
     }
     if (!write_manifest(tmp, cfg, rs))
         return false;
-    remove_tree(old);
+    eqs_remove_tree(old);
     if ((eqs_path_exists(final) && rename(final, old) != 0) || rename(tmp, final) != 0) {
         cli_error("%s: cannot move the new checkpoint into place: %s", final, strerror(errno));
         return false;
     }
-    remove_tree(old);
+    eqs_remove_tree(old);
     return true;
 }
 

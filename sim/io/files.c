@@ -4,9 +4,10 @@
  * same folder, synced, then renamed over <path>: rename() within one filesystem is atomic, so a
  * reader or a crash sees the old file or the new one, never a mix.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw() */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,4 +149,18 @@ void eqs_path_relative_to(char *out, size_t out_len, const char *base_file, cons
     }
     int dir_len = (int)(slash - base_file + 1); /* keeps the '/' */
     snprintf(out, out_len, "%.*s%s", dir_len, base_file, path);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void eqs_remove_tree(const char *path)
+{
+    if (eqs_path_exists(path))
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

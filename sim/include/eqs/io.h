@@ -97,6 +97,8 @@ eqs_status eqs_write_file_atomic(const char *path, const void *data, size_t len,
 /* mkdir -p */
 eqs_status eqs_mkdir_p(const char *path, eqs_err *err);
 int eqs_path_exists(const char *path);
+/* rm -rf path (files and folders below it, symlinks not followed); nothing if it is absent. */
+void eqs_remove_tree(const char *path);
 /* Joins a path relative to the folder of `base_file` (absolute paths are returned as they are). */
 void eqs_path_relative_to(char *out, size_t out_len, const char *base_file, const char *path);
 
