@@ -804,6 +804,46 @@ static void test_write_by_pulses(void)
     }
 }
 
+/* periphery.input_scaling: a small input vector (max |x| = 0.01) through a 4-bit DAC on
+ * [-1, 1] (step 1/7) reads as zero without scaling; with abs_max it is stretched to full scale
+ * first, so each input is off by at most half a DAC step of its own scale (0.01/7/2) and the
+ * output by at most that times sum_i |W_ji|. */
+static void test_input_scaling(void)
+{
+    enum { NO = 8, NI = 16 };
+    eqs_real w[NO * NI], x[NI], y[NO], want[NO];
+    fill(w, NO * NI, -1, 1, 31);
+    fill(x, NI, -0.01, 0.01, 32);
+    eqs_hw_config hw;
+    eqs_hw_config_default(&hw);
+    hw.periphery.dac_bits = 4;
+    eqs_tile *f = ideal(NO, NI);
+    eqs_tile_write(f, w);
+    eqs_tile_mvm(f, x, 1, want, false);
+    for (int mode = 0; mode < 2; mode++) {
+        hw.periphery.input_scaling = mode ? EQS_INPUT_SCALING_ABS_MAX : EQS_INPUT_SCALING_NONE;
+        eqs_tile *t = analog(NO, NI, &hw, 9);
+        eqs_tile_write(t, w);
+        eqs_tile_mvm(t, x, 1, y, false);
+        double mx = 0, worst = 0, zero = 1;
+        for (int i = 0; i < NI; i++)
+            mx = fmax(mx, fabs(x[i]));
+        for (int o = 0; o < NO; o++) {
+            double l1 = 0;
+            for (int i = 0; i < NI; i++)
+                l1 += fabs(w[o * NI + i]);
+            worst = fmax(worst, fabs(y[o] - want[o]) / (l1 * mx / 7 / 2 + 1e-9));
+            zero = zero && y[o] == 0;
+        }
+        if (mode == 0)
+            CHECK_MSG(zero, "no scaling: a 0.01 signal should vanish in a 4-bit DAC");
+        else
+            CHECK_MSG(worst <= 1.0001 && !zero, "abs_max: error %.3g half-steps", worst);
+        eqs_tile_destroy(t);
+    }
+    eqs_tile_destroy(f);
+}
+
 int main(void)
 {
     test_ideal_equivalence();
@@ -819,5 +859,6 @@ int main(void)
     test_errors();
     test_pulse_step_modes();
     test_write_by_pulses();
+    test_input_scaling();
     EQS_TEST_MAIN_END("test_analog");
 }

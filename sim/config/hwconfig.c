@@ -27,6 +27,7 @@ _Static_assert(sizeof(eqs_pulse_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_neuron_dynamics) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_pulse_step) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_write_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_input_scaling) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_device_kind) == sizeof(int), "enum size");
 
 static const char *const adc_mode_names[] = {"fixed", "calibrated"};
@@ -34,6 +35,7 @@ static const char *const pulse_mode_names[] = {"stochastic_rounding", "coinciden
 static const char *const dynamics_names[] = {"discrete", "leaky"};
 static const char *const pulse_step_names[] = {"nominal", "per_cell"};
 static const char *const write_names[] = {"verify", "pulses"};
+static const char *const input_scaling_names[] = {"none", "abs_max"};
 
 /* Rows that explain themselves in range errors. Defaults come from eqs_hw_config_default. */
 #define ROW_QTY(nm, st, fld, l, h, b, u, hlp)                                                      \
@@ -93,6 +95,8 @@ static const key_spec periphery_keys[] = {
             "additive output noise std, weight x input units"),
     ROW_BOOL("exact_read_noise", eqs_periphery_config, exact_read_noise, 0,
              "per-device noise draws (slow, for validation)"),
+    ROW_ENUM("input_scaling", eqs_periphery_config, input_scaling, 0, 0, input_scaling_names,
+             "none, or abs_max: each input vector scaled to the DAC range, output scaled back"),
 };
 
 static const key_spec update_keys[] = {

@@ -50,14 +50,16 @@ typedef struct read_ws {
     int32_t n_src, n_dst; /* widths */
     int32_t n_part;       /* partial sums = physical tiles along src */
     int32_t blk_src, blk_dst;
-    eqs_real *xq;  /* [cap, n_src] converted inputs (kept: mvm_again in exact-noise mode) */
-    eqs_real *sq;  /* [cap, n_src] their squares (variance GEMM) */
-    eqs_real *p;   /* [n_part][cap, n_dst] noiseless partial sums */
-    eqs_real *v;   /* [n_part][cap, n_dst] their noise std sqrt(var + out_noise^2), or the
-                      per-device noise draw (exact mode) */
-    eqs_real *tmp; /* [cap, n_dst] one noisy partial sum before its ADC */
-    float *z;      /* [cap * n_dst] normals */
-    bool y_kept;   /* tmp holds the output of the last mvm (noiseless reads: mvm_again copies) */
+    eqs_real *xq;    /* [cap, n_src] converted inputs (kept: mvm_again in exact-noise mode) */
+    eqs_real *sq;    /* [cap, n_src] their squares (variance GEMM) */
+    eqs_real *p;     /* [n_part][cap, n_dst] noiseless partial sums */
+    eqs_real *v;     /* [n_part][cap, n_dst] their noise std sqrt(var + out_noise^2), or the
+                        per-device noise draw (exact mode) */
+    eqs_real *tmp;   /* [cap, n_dst] one noisy partial sum before its ADC */
+    float *z;        /* [cap * n_dst] normals */
+    bool y_kept;     /* tmp holds the output of the last mvm (noiseless reads: mvm_again copies) */
+    eqs_real *scale; /* [cap] periphery.input_scaling: each input vector's max |x| */
+    eqs_real *ys;    /* [cap, n_dst] the read in the scaled domain, before the rescale */
 } read_ws;
 
 typedef struct analog_tile {
@@ -414,7 +416,9 @@ static void ws_free(read_ws *ws)
     eqs_free(ws->v);
     eqs_free(ws->tmp);
     eqs_free(ws->z);
-    ws->xq = ws->sq = ws->p = ws->v = ws->tmp = NULL;
+    eqs_free(ws->scale);
+    eqs_free(ws->ys);
+    ws->xq = ws->sq = ws->p = ws->v = ws->tmp = ws->scale = ws->ys = NULL;
     ws->z = NULL;
 }
 
@@ -431,7 +435,10 @@ static void ws_reserve(read_ws *ws, int32_t batch)
     ws->v = eqs_calloc(dst * (size_t)ws->n_part, sizeof(eqs_real), NULL);
     ws->tmp = eqs_calloc(dst, sizeof(eqs_real), NULL);
     ws->z = eqs_calloc(dst + 4, sizeof(float), NULL);
-    EQS_ASSERT(ws->xq && ws->sq && ws->p && ws->v && ws->tmp && ws->z); /* out of memory */
+    ws->scale = eqs_calloc((size_t)batch, sizeof(eqs_real), NULL);
+    ws->ys = eqs_calloc(dst, sizeof(eqs_real), NULL);
+    EQS_ASSERT(ws->xq && ws->sq && ws->p && ws->v && ws->tmp && ws->z && ws->scale &&
+               ws->ys); /* out of memory */
     ws->cap = batch;
 }
 
@@ -465,6 +472,29 @@ static void flat_variance(const read_ws *ws, eqs_real v_flat, int32_t batch, int
     }
 }
 
+/* periphery.input_scaling: abs_max (aihwkit's noise management ABS_MAX): each input vector is
+ * divided by its max |x| and stretched to the DAC's full range before the read, and the
+ * digital periphery multiplies the converted output back (read_finish). A small signal — the
+ * nudge read backwards through the readout array — then uses every DAC level, and the read's
+ * noise and ADC act on a full-scale signal. ws->sq [batch, n_src] = the scaled inputs,
+ * ws->scale [batch] = max |x| / range (1 for a zero vector). */
+static void scale_inputs(read_ws *ws, const eqs_real *x, int32_t batch, double range)
+{
+    for (int32_t b = 0; b < batch; b++) {
+        const eqs_real *xb = x + (size_t)b * ws->n_src;
+        eqs_real m = 0;
+        for (int32_t i = 0; i < ws->n_src; i++) {
+            eqs_real v = xb[i] < 0 ? -xb[i] : xb[i];
+            m = v > m ? v : m;
+        }
+        eqs_real sc = m > 0 ? m / (eqs_real)range : 1, inv = 1 / sc;
+        ws->scale[b] = sc;
+        eqs_real *out = ws->sq + (size_t)b * ws->n_src;
+        for (int32_t i = 0; i < ws->n_src; i++)
+            out[i] = xb[i] * inv;
+    }
+}
+
 /* DAC, then every physical tile's noiseless partial sum and its variance. */
 static void read_prepare(const eqs_tile *t, read_ws *ws, bool tr, const eqs_real *x, int32_t batch)
 {
@@ -472,6 +502,10 @@ static void read_prepare(const eqs_tile *t, read_ws *ws, bool tr, const eqs_real
     ws_reserve(ws, batch);
     size_t nsrc = (size_t)batch * (size_t)ws->n_src;
     size_t part_stride = (size_t)ws->cap * (size_t)ws->n_dst;
+    if (a->hw.periphery.input_scaling == EQS_INPUT_SCALING_ABS_MAX) {
+        scale_inputs(ws, x, batch, a->hw.periphery.dac_range);
+        x = ws->sq; /* the scaled inputs (sq is rewritten with the squares below) */
+    }
     quantize(x, nsrc, a->hw.periphery.dac_bits, a->hw.periphery.dac_range, ws->xq);
     bool var = a->dev_noise && !a->exact_noise;
     const eqs_real on2 = (eqs_real)(a->hw.periphery.out_noise * a->hw.periphery.out_noise);
@@ -553,8 +587,29 @@ EQS_HOT static bool fused_adc(const analog_tile *a, const read_ws *ws, const eqs
 }
 
 /* Noise and ADC of every physical tile on the prepared partial sums; their sum into y. */
+static void read_convert(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch, eqs_real *y,
+                         bool acc);
+
+/* The converted read into y (+ y when acc); with input scaling, converted in the scaled domain
+ * and multiplied back by each input vector's scale. */
 static void read_finish(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch, eqs_real *y,
                         bool acc)
+{
+    if (an(t)->hw.periphery.input_scaling != EQS_INPUT_SCALING_ABS_MAX) {
+        read_convert(t, ws, tr, batch, y, acc);
+        return;
+    }
+    read_convert(t, ws, tr, batch, ws->ys, false);
+    for (int32_t b = 0; b < batch; b++) {
+        const eqs_real sc = ws->scale[b], *src = ws->ys + (size_t)b * ws->n_dst;
+        eqs_real *dst = y + (size_t)b * ws->n_dst;
+        for (int32_t d = 0; d < ws->n_dst; d++)
+            dst[d] = acc ? dst[d] + sc * src[d] : sc * src[d];
+    }
+}
+
+static void read_convert(const eqs_tile *t, read_ws *ws, bool tr, int32_t batch, eqs_real *y,
+                         bool acc)
 {
     analog_tile *a = an(t);
     const eqs_periphery_config *pc = &a->hw.periphery;

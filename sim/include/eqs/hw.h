@@ -16,15 +16,22 @@
 extern "C" {
 #endif
 
-#define EQS_HW_NAME_LEN  64
-#define EQS_HW_TEXT_LEN  1024
-#define EQS_HW_MAX_SRC   8
+#define EQS_HW_NAME_LEN 64
+#define EQS_HW_TEXT_LEN 1024
+#define EQS_HW_MAX_SRC  8
 
 typedef enum eqs_adc_range_mode {
     EQS_ADC_FIXED = 0,      /* "fixed": [-range, range] in weight x input units */
     EQS_ADC_CALIBRATED = 1, /* "calibrated": each read sets the range to the batch's max |y|
                                (an ideal per-read calibration; CrossSim's CALIBRATED) */
 } eqs_adc_range_mode;
+
+typedef enum eqs_input_scaling {
+    EQS_INPUT_SCALING_NONE = 0,    /* "none": inputs go to the DAC as they are (clipped) */
+    EQS_INPUT_SCALING_ABS_MAX = 1, /* "abs_max": each input vector is scaled to the DAC's full
+                                      range and the output scaled back digitally (aihwkit's
+                                      noise management ABS_MAX) */
+} eqs_input_scaling;
 
 typedef enum eqs_pulse_mode {
     EQS_PULSE_STOCHASTIC_ROUNDING = 0, /* "stochastic_rounding": n = floor(dW/dw_min + u) per cell,
@@ -74,34 +81,35 @@ typedef struct eqs_array_config {
 } eqs_array_config;
 
 typedef struct eqs_periphery_config {
-    int32_t dac_bits;        /* 0 = ideal (no quantization) */
-    double dac_range;        /* inputs clipped to [-dac_range, dac_range] (states in [0,1] use the
-                                upper half) */
-    int32_t adc_bits;        /* 0 = ideal */
+    int32_t dac_bits; /* 0 = ideal (no quantization) */
+    double dac_range; /* inputs clipped to [-dac_range, dac_range] (states in [0,1] use the
+                         upper half) */
+    int32_t adc_bits; /* 0 = ideal */
     eqs_adc_range_mode adc_range_mode;
-    double adc_range;        /* fixed mode: full scale, weight x input units */
-    double out_noise;        /* additive output noise std, weight x input units (aihwkit
-                                out_noise), per read */
+    double adc_range;         /* fixed mode: full scale, weight x input units */
+    double out_noise;         /* additive output noise std, weight x input units (aihwkit
+                                 out_noise), per read */
     int32_t exact_read_noise; /* validation: draw per-device noise for every cell and read instead
                                 of the output-referred variance (slow) */
+    eqs_input_scaling input_scaling; /* per-vector scaling of the inputs before the DAC */
 } eqs_periphery_config;
 
 typedef struct eqs_update_config {
     eqs_pulse_mode mode;
-    int32_t max_pulses; /* per device and update, clipping (>= 1) */
-    int32_t bl;         /* coincidence: pulse-train length */
-    int32_t one_sided;  /* only one device of the pair moves: G+ for dW > 0, G- for dW < 0
-                           (the other polarity is never applied); 0 = both move in opposite
-                           directions by half */
+    int32_t max_pulses;        /* per device and update, clipping (>= 1) */
+    int32_t bl;                /* coincidence: pulse-train length */
+    int32_t one_sided;         /* only one device of the pair moves: G+ for dW > 0, G- for dW < 0
+                                  (the other polarity is never applied); 0 = both move in opposite
+                                  directions by half */
     eqs_pulse_step pulse_step; /* which step size the dW -> pulses conversion assumes */
 } eqs_update_config;
 
 typedef struct eqs_neuron_config {
-    int32_t bits;                 /* state resolution over the activation's range; 0 = float */
+    int32_t bits; /* state resolution over the activation's range; 0 = float */
     eqs_neuron_dynamics dynamics;
-    double tau_s, dt_s;           /* leaky: time constant and Euler step (dt <= tau) */
-    double settle_tol;            /* end a phase when max |ds| < tol (0 = run all steps) */
-    double t_step_s;              /* time of one discrete relaxation step (latency ledger) */
+    double tau_s, dt_s; /* leaky: time constant and Euler step (dt <= tau) */
+    double settle_tol;  /* end a phase when max |ds| < tol (0 = run all steps) */
+    double t_step_s;    /* time of one discrete relaxation step (latency ledger) */
 } eqs_neuron_config;
 
 typedef struct eqs_hw_config {
