@@ -1,7 +1,7 @@
 /* hw.c — the `ideal` hardware description every hwconfig starts from. */
-#include <string.h>
-
 #include "eqs/hw.h"
+
+#include <string.h>
 
 void eqs_hw_config_default(eqs_hw_config *hw)
 {

@@ -436,7 +436,7 @@ eqs_status eqs_tile_state_load(eqs_tile *t, const char *path, eqs_err *err)
 typedef enum { LAST_NONE, LAST_DELTA, LAST_OUTER } last_kind;
 
 typedef struct ideal_tile {
-    eqs_real *w;      /* [n_out, n_in] */
+    eqs_real *w;            /* [n_out, n_in] */
     const eqs_real *x_last; /* the last mvm's input, borrowed (mvm_again recomputes from it) */
     int32_t last_batch;
     last_kind last;

@@ -95,16 +95,16 @@ typedef enum eqs_rng_purpose {
     EQS_RNG_SUBSET = 4,    /* choosing a training subset */
     EQS_RNG_TEST_DATA = 5, /* synthetic data in tests */
     /* 6 was EQS_RNG_BENCH, never used; left free so no stream moves */
-    EQS_RNG_AUGMENT = 7,     /* data augmentation (entity = epoch; draw index from the sample) */
-    EQS_RNG_GDU_PICK = 8,    /* choice of the units and weights gducheck plots */
-    EQS_RNG_DROPOUT = 9,     /* dropout masks (entity = training step) */
-    EQS_RNG_PEPITA_F = 10,   /* PEPITA's fixed projection matrix F (entity 0) */
-    EQS_RNG_PEPITA_MOD = 11, /* PEPITA's random-modulation ablation (entity = training step) */
-    EQS_RNG_DEVICE_D2D = 12,   /* fabrication: device-to-device spread, stuck devices (entity =
-                                  tile id) */
-    EQS_RNG_DEVICE_C2C = 13,   /* each programming pulse's cycle-to-cycle noise (entity = tile) */
-    EQS_RNG_READ_NOISE = 14,   /* each analog read's noise (entity = tile id) */
-    EQS_RNG_PULSE_ROUND = 15,  /* dW -> pulse counts: stochastic rounding, pulse trains (tile) */
+    EQS_RNG_AUGMENT = 7,      /* data augmentation (entity = epoch; draw index from the sample) */
+    EQS_RNG_GDU_PICK = 8,     /* choice of the units and weights gducheck plots */
+    EQS_RNG_DROPOUT = 9,      /* dropout masks (entity = training step) */
+    EQS_RNG_PEPITA_F = 10,    /* PEPITA's fixed projection matrix F (entity 0) */
+    EQS_RNG_PEPITA_MOD = 11,  /* PEPITA's random-modulation ablation (entity = training step) */
+    EQS_RNG_DEVICE_D2D = 12,  /* fabrication: device-to-device spread, stuck devices (entity =
+                                 tile id) */
+    EQS_RNG_DEVICE_C2C = 13,  /* each programming pulse's cycle-to-cycle noise (entity = tile) */
+    EQS_RNG_READ_NOISE = 14,  /* each analog read's noise (entity = tile id) */
+    EQS_RNG_PULSE_ROUND = 15, /* dW -> pulse counts: stochastic rounding, pulse trains (tile) */
 } eqs_rng_purpose;
 
 /* A stream is (seed, purpose, entity); draw i of it is block i of Philox with

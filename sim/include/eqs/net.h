@@ -110,8 +110,7 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
 /* Runs up to T steps from *s (in place, using tmp as the second buffer); with hardware neurons
  * whose settle_tol > 0 it stops early once max |s_t - s_{t-1}| < settle_tol. Returns the steps
  * taken. */
-int32_t eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps,
-                       eqs_real beta);
+int32_t eqs_crnn_relax(eqs_crnn *net, eqs_state *s, eqs_state *tmp, int32_t steps, eqs_real beta);
 int32_t eqs_crnn_last_relax_steps(const eqs_crnn *net);
 
 /* ---- action counters (DESIGN.md, cost ledger) -------------------------------------------- */

@@ -99,14 +99,14 @@ typedef enum eqs_phase {
 } eqs_phase;
 
 typedef struct eqs_tile_counts {
-    uint64_t mvm, mvm_t;          /* array reads (one per input vector), each direction */
-    uint64_t dac_conv, adc_conv;  /* conversions (one per input / output element per read) */
-    uint64_t macs;                /* multiply-accumulates the array performed */
-    uint64_t updates;             /* update calls (rank-b outer products or dW) */
+    uint64_t mvm, mvm_t;             /* array reads (one per input vector), each direction */
+    uint64_t dac_conv, adc_conv;     /* conversions (one per input / output element per read) */
+    uint64_t macs;                   /* multiply-accumulates the array performed */
+    uint64_t updates;                /* update calls (rank-b outer products or dW) */
     uint64_t pulses_up, pulses_down; /* programming pulses applied, by polarity */
     uint64_t refresh_pairs, refresh_pulses; /* pairs refreshed and pulses spent on them */
-    double pulse_g_sum_sie;       /* sum over pulses of the cell's G before the pulse
-                                     (write energy V^2 G t) */
+    double pulse_g_sum_sie;                 /* sum over pulses of the cell's G before the pulse
+                                               (write energy V^2 G t) */
 } eqs_tile_counts;
 
 void eqs_tile_set_phase(eqs_tile *t, eqs_phase phase);
