@@ -745,6 +745,24 @@ static void program_by_pulses(analog_tile *a, const eqs_real *w)
     eqs_device_pulse(a->gm, a->nm);
 }
 
+/* Bit b set when pair c + b (b < 64, c + b < n) has a nonzero count on either device: a flag
+ * byte per pair (vectorises), then 8 bytes -> 8 bits at a time (bytes are 0/1: no carries). */
+static inline uint64_t nonzero_mask(const int32_t *restrict np, const int32_t *restrict nm,
+                                    size_t c, size_t n)
+{
+    size_t len = n - c < 64 ? n - c : 64;
+    uint8_t nz[64] = {0};
+    for (size_t b = 0; b < len; b++)
+        nz[b] = (np[c + b] | nm[c + b]) != 0;
+    uint64_t mask = 0;
+    for (int q = 0; q < 8; q++) {
+        uint64_t v;
+        memcpy(&v, nz + 8 * q, 8);
+        mask |= ((v * 0x0102040810204080ull) >> 56) << (8 * q);
+    }
+    return mask;
+}
+
 /* Lists the pairs with a nonzero count on either device in touched[] (in cell order, 64 pairs at
  * a time: a bit mask of the nonzero counts, built without branches, then its set bits), and
  * charges the ledger over them: pulses by polarity and the sum of each pulsed cell's G at the
@@ -759,16 +777,7 @@ EQS_HOT static size_t active_pairs(analog_tile *a, const int32_t *restrict np,
     uint64_t up = 0, down = 0;
     double gsum = 0;
     for (size_t c = 0; c < n; c += 64) {
-        size_t len = n - c < 64 ? n - c : 64;
-        uint8_t nz[64] = {0};
-        for (size_t b = 0; b < len; b++)
-            nz[b] = (np[c + b] | nm[c + b]) != 0;
-        uint64_t mask = 0;
-        for (int q = 0; q < 8; q++) { /* 8 flag bytes -> 8 bits (bytes are 0/1: no carries) */
-            uint64_t v;
-            memcpy(&v, nz + 8 * q, 8);
-            mask |= ((v * 0x0102040810204080ull) >> 56) << (8 * q);
-        }
+        uint64_t mask = nonzero_mask(np, nm, c, n);
         while (mask) {
             size_t k = c + (size_t)__builtin_ctzll(mask);
             mask &= mask - 1;
@@ -813,16 +822,7 @@ EQS_HOT static size_t list_pairs(analog_tile *a, const int32_t *restrict np,
 {
     size_t n = a->n, m = 0;
     for (size_t c = 0; c < n; c += 64) {
-        size_t len = n - c < 64 ? n - c : 64;
-        uint8_t nz[64] = {0};
-        for (size_t b = 0; b < len; b++)
-            nz[b] = (np[c + b] | nm[c + b]) != 0;
-        uint64_t mask = 0;
-        for (int q = 0; q < 8; q++) { /* 8 flag bytes -> 8 bits (bytes are 0/1: no carries) */
-            uint64_t v;
-            memcpy(&v, nz + 8 * q, 8);
-            mask |= ((v * 0x0102040810204080ull) >> 56) << (8 * q);
-        }
+        uint64_t mask = nonzero_mask(np, nm, c, n);
         while (mask) {
             a->touched[m++] = (uint32_t)(c + (size_t)__builtin_ctzll(mask));
             mask &= mask - 1;
