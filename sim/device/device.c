@@ -17,16 +17,8 @@
 #include "device_impl.h"
 
 #include "eqs/fastmath.h"
+#include "eqs/hot.h"
 
-/* The per-cell loops are compiled twice, for baseline x86-64 and for x86-64-v4 (AVX-512), and
- * the loader picks the variant the CPU runs (GCC function multi-versioning). ISO C11 mode
- * compiles without FMA contraction, so both variants round alike: the same bits either way. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
-    !defined(__SANITIZE_ADDRESS__)
-#define EQS_HOT __attribute__((target_clones("default", "arch=x86-64-v4")))
-#else
-#define EQS_HOT
-#endif
 #ifdef __GNUC__
 #define EQS_INLINE inline __attribute__((always_inline)) /* into the vectorised loops */
 #else
@@ -55,6 +47,10 @@ struct eqs_device_array {
     uint32_t endurance; /* 0 = unlimited */
     float dg_min;       /* nominal step, siemens */
     int noisy;          /* pulses draw c2c normals */
+    /* Every cell has the same bounds and steps (no device-to-device spread, no stuck cells) and
+     * none can wear out: the update sweep then reads them as scalars, which halves the memory
+     * it streams (it is memory-bound). Set by find_uniform_cells at fabrication and restore. */
+    int uniform;
 };
 
 size_t eqs_device_array_size(const eqs_device_array *d)
@@ -124,6 +120,18 @@ static void d2d_fill(eqs_device_array *d, float *out, int region, int normal)
     else
         eqs_rng_fill_uniform_f32(out, d->n, d->seed, EQS_RNG_DEVICE_D2D, d->id,
                                  (uint64_t)region * blocks);
+}
+
+/* Whether every cell shares cell 0's bounds and step scales (see eqs_device_array.uniform). */
+static int find_uniform_cells(const eqs_device_array *d)
+{
+    if (d->endurance)
+        return 0;
+    int same = 1;
+    for (size_t i = 1; i < d->n; i++)
+        same &= d->g_lo[i] == d->g_lo[0] && d->g_hi[i] == d->g_hi[0] && d->s_up[i] == d->s_up[0] &&
+                d->s_down[i] == d->s_down[0];
+    return same;
 }
 
 eqs_status eqs_device_array_create(eqs_device_array **out, const eqs_device_config *cfg, size_t n,
@@ -253,6 +261,7 @@ eqs_status eqs_device_array_create(eqs_device_array **out, const eqs_device_conf
     }
     memset(d->noise, 0, d->n_ws * sizeof(float));
     memset(d->idx, 0, n * sizeof(uint32_t));
+    d->uniform = find_uniform_cells(d);
     *out = d;
     return EQS_OK;
 }
@@ -674,13 +683,14 @@ enum { FUSE_CHUNK = 2048 }; /* cells per chunk: its steps and normals stay in L1
  * chunk loop, where GCC vectorises it. */
 static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind, size_t len,
                                        const eqs_real *restrict dw, float scale, int positive_only,
-                                       const float *restrict u, float maxp,
+                                       int uni, int nom, const float *restrict u, float maxp,
                                        int32_t *restrict counts, const float *restrict g,
                                        const float *restrict lo, const float *restrict hi,
                                        const float *restrict su, const float *restrict sd,
                                        float *restrict step, uint32_t *sums)
 {
     const dev_consts kl = *k; /* a local copy: the stores below cannot alias its floats */
+    const float lo0 = lo[0], hi0 = hi[0], su0 = su[0], sd0 = sd[0]; /* uni: every cell's */
     uint32_t s_up = 0, s_down = 0, s_res = 0;
     for (size_t i = 0; i < len; i++) {
         float dg = scale * (float)dw[i];
@@ -689,19 +699,19 @@ static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind
         int32_t neg = positive_only ? 0 : dg < 0.0f;
         uint32_t nm = 0u - (uint32_t)neg;
         float adg = selectf(nm, -dg, dg);
-        float ir = 1.0f / (hi[i] - lo[i]); /* = inv_range (as create computes it), without
-                                              streaming that array from memory */
-        float x = (g[i] - lo[i]) * ir;
-        float room = selectf(nm, g[i] - lo[i], hi[i] - g[i]);
-        float r = kind == EQS_DEV_NONLINEAR ? hi[i] - lo[i] : 1.0f;
-        float sdir = selectf(nm, sd[i], su[i]);
+        float loi = uni ? lo0 : lo[i], hii = uni ? hi0 : hi[i];
+        float ir = 1.0f / (hii - loi); /* = inv_range (as create computes it), without
+                                          streaming that array from memory */
+        float x = (g[i] - loi) * ir;
+        float room = selectf(nm, g[i] - loi, hii - g[i]);
+        float r = kind == EQS_DEV_NONLINEAR ? hii - loi : 1.0f;
+        float sdir = uni ? selectf(nm, sd0, su0) : selectf(nm, sd[i], su[i]);
         float s0 = sdir * r * f_dir(&kl, kind, x, nm), s = s0;
         if (kind == EQS_DEV_PCM)
             s = selectf(nm, sdir > 0.0f ? room : 0.0f, s);
         s = s < room ? s : room;
         /* open loop (nominal step, no knowledge of the room left) or per cell */
-        int32_t cnt = kl.round_step_sie > 0.0f
-                          ? round_count(adg, kl.round_step_sie, 3.0e38f, u[i], maxp)
+        int32_t cnt = nom ? round_count(adg, kl.round_step_sie, 3.0e38f, u[i], maxp)
                           : round_count(adg, s, room, u[i], maxp);
         counts[i] = (cnt ^ (int32_t)nm) - (int32_t)nm;
         step[i] = selectf(nm, -s0, s0);
@@ -714,22 +724,48 @@ static EQS_INLINE void round_step_body(const dev_consts *k, eqs_device_kind kind
     sums[2] = s_res;
 }
 
+/* Specialised per kind and per combination of the three loop-invariant choices (one-sided,
+ * uniform cells, nominal rounding step), so that each loop computes only what it uses. */
+#define ROUND_STEP_CALL(K, POS, UNI, NOM)                                                          \
+    round_step_body(k, K, len, dw, scale, POS, UNI, NOM, u, maxp, counts, g, lo, hi, su, sd, step, \
+                    sums)
 #define ROUND_STEP_CASE(K)                                                                         \
     case K:                                                                                        \
-        if (positive_only)                                                                         \
-            round_step_body(k, K, len, dw, scale, 1, u, maxp, counts, g, lo, hi, su, sd, step,     \
-                            sums);                                                                 \
-        else                                                                                       \
-            round_step_body(k, K, len, dw, scale, 0, u, maxp, counts, g, lo, hi, su, sd, step,     \
-                            sums);                                                                 \
+        switch (variant) {                                                                         \
+        case 0:                                                                                    \
+            ROUND_STEP_CALL(K, 0, 0, 0);                                                           \
+            break;                                                                                 \
+        case 1:                                                                                    \
+            ROUND_STEP_CALL(K, 1, 0, 0);                                                           \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            ROUND_STEP_CALL(K, 0, 1, 0);                                                           \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            ROUND_STEP_CALL(K, 1, 1, 0);                                                           \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            ROUND_STEP_CALL(K, 0, 0, 1);                                                           \
+            break;                                                                                 \
+        case 5:                                                                                    \
+            ROUND_STEP_CALL(K, 1, 0, 1);                                                           \
+            break;                                                                                 \
+        case 6:                                                                                    \
+            ROUND_STEP_CALL(K, 0, 1, 1);                                                           \
+            break;                                                                                 \
+        default:                                                                                   \
+            ROUND_STEP_CALL(K, 1, 1, 1);                                                           \
+            break;                                                                                 \
+        }                                                                                          \
         break
 
 EQS_HOT static void round_step_chunk(const dev_consts *k, eqs_device_kind kind, size_t len,
-                                     const eqs_real *dw, float scale, int positive_only,
+                                     const eqs_real *dw, float scale, int positive_only, int uni,
                                      const float *u, float maxp, int32_t *counts, const float *g,
                                      const float *lo, const float *hi, const float *su,
                                      const float *sd, float *step, uint32_t *sums)
 {
+    int variant = (positive_only ? 1 : 0) | (uni ? 2 : 0) | (k->round_step_sie > 0.0f ? 4 : 0);
     switch (kind) {
         ROUND_STEP_CASE(EQS_DEV_IDEAL);
         ROUND_STEP_CASE(EQS_DEV_CONSTANT_STEP);
@@ -746,6 +782,7 @@ EQS_HOT static void round_step_chunk(const dev_consts *k, eqs_device_kind kind, 
     }
 }
 #undef ROUND_STEP_CASE
+#undef ROUND_STEP_CALL
 
 /* eqs_device_round_pulses, then the pulses, chunk by chunk, so that the pulses meet the cells
  * while they are still in cache (a separate pulse pass would fetch them from memory again). A
@@ -763,6 +800,7 @@ static EQS_INLINE void round_pulse_kind(eqs_device_array *d, eqs_device_kind kin
 {
     const int pcm = kind == EQS_DEV_PCM, additive = kind == EQS_DEV_NONLINEAR;
     const float c2c = (float)d->cfg.c2c;
+    const int uni = d->uniform;
     size_t n = d->n;
     float step[FUSE_CHUNK], xi[FUSE_CHUNK], u[FUSE_CHUNK];
     uint64_t masks[FUSE_CHUNK / 64];
@@ -772,9 +810,9 @@ static EQS_INLINE void round_pulse_kind(eqs_device_array *d, eqs_device_kind kin
         size_t len = n - c0 < FUSE_CHUNK ? n - c0 : FUSE_CHUNK;
         uint32_t sums[3];
         eqs_rng_fill_uniform_f32(u, len, us->seed, us->purpose, us->entity, us->block0 + c0 / 4);
-        round_step_chunk(&d->k, kind, len, dw + c0, scale, positive_only, u, maxp, counts + c0,
-                         d->g + c0, d->g_lo + c0, d->g_hi + c0, d->s_up + c0, d->s_down + c0, step,
-                         sums);
+        round_step_chunk(&d->k, kind, len, dw + c0, scale, positive_only, d->uniform, u, maxp,
+                         counts + c0, d->g + c0, d->g_lo + c0, d->g_hi + c0, d->s_up + c0,
+                         d->s_down + c0, step, sums);
         up += sums[0];
         down += sums[1];
         resets += sums[2];
@@ -808,10 +846,11 @@ static EQS_INLINE void round_pulse_kind(eqs_device_array *d, eqs_device_kind kin
                 mask &= mask - 1;
                 int32_t p = cc[b];
                 uint32_t ap = (uint32_t)(p < 0 ? -p : p);
-                float gi = d->g[i], sdir = p > 0 ? d->s_up[i] : d->s_down[i];
+                size_t ic = uni ? 0 : i; /* the cell whose bounds and steps apply */
+                float gi = d->g[i], sdir = p > 0 ? d->s_up[ic] : d->s_down[ic];
                 gsum += (double)ap * gi;
                 if (ap == 1 && sdir > 0.0f && !(pcm && p < 0)) { /* pulse_cell's arithmetic */
-                    float lo = d->g_lo[i], hi = d->g_hi[i], dg = step[b];
+                    float lo = d->g_lo[ic], hi = d->g_hi[ic], dg = step[b];
                     float g = clampf(gi + dg, lo, hi);
                     if (noisy) {
                         float sdev = additive ? c2c * (hi - lo) : c2c * sqrtf(dg * dg);
@@ -1069,4 +1108,5 @@ void eqs_device_state_restored(eqs_device_array *d)
 {
     for (size_t i = 0; i < d->n; i++) /* as at fabrication */
         d->inv_range[i] = 1.0f / (d->g_hi[i] - d->g_lo[i]);
+    d->uniform = find_uniform_cells(d);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "neuron.h"
 
 #include "eqs/blas.h"
 #include "eqs/net.h"
@@ -660,15 +661,31 @@ static void neuron_settle(const eqs_crnn *net, const eqs_real *s_prev, eqs_real 
             s[i] = s_prev[i] + a * (s[i] - s_prev[i]);
     }
     if (nc->bits > 0) {
-        eqs_real lo = net->state_lo, span = net->state_hi - net->state_lo;
-        eqs_real levels = (eqs_real)((1u << nc->bits) - 1u);
-        eqs_real to_level = levels / span, to_state = span / levels;
-        for (int64_t i = 0; i < n; i++) {
-            eqs_real u = (s[i] - lo) * to_level;
-            u = u < 0 ? 0 : (u > levels ? levels : u);
-            s[i] = lo + (eqs_real)(int32_t)(u + (eqs_real)0.5) * to_state;
-        }
+        eqs_quantizer q = eqs_quantizer_make(net->state_lo, net->state_hi, nc->bits);
+        eqs_neuron_quantize(&q, s, n);
     }
+}
+
+/* out = the states layer k's neurons take from the drives pre: sigma, then neuron_settle. A
+ * discrete-time quantized hard sigmoid is one fused pass (the same bits, half the sweeps). */
+static void neuron_output(const eqs_crnn *net, int32_t k, const eqs_real *s_prev,
+                          const eqs_real *pre, eqs_real *out, int64_t n)
+{
+    const eqs_neuron_config *nc = &net->neuron;
+    eqs_activation a = net->model.activation;
+    int linear = k == net->n_dyn - 1 && net->model.readout == EQS_READOUT_LINEAR;
+    if (!linear && nc->bits > 0 && nc->dynamics != EQS_NEURON_LEAKY &&
+        (a == EQS_ACT_HARD_SIGMOID || a == EQS_ACT_HARD_SIGMOID_HALF)) {
+        eqs_quantizer q = eqs_quantizer_make(net->state_lo, net->state_hi, nc->bits);
+        eqs_real scale = a == EQS_ACT_HARD_SIGMOID ? 1 : (eqs_real)0.5;
+        eqs_neuron_clamp_quantize(&q, scale, pre, out, n);
+        return;
+    }
+    if (linear)
+        memcpy(out, pre, sizeof(eqs_real) * (size_t)n);
+    else
+        eqs_activation_apply(a, pre, out, n);
+    neuron_settle(net, s_prev, out, n);
 }
 
 /* All forward drives first (each records its connection's pooling indices from the previous
@@ -691,14 +708,8 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
         add_nudge(net, in, beta, hs->s[last]);
     for (int32_t k = 0; k <= last; k++)
         eqs_crnn_mask_apply(net, k, hs->s[k]); /* d(Phi)/ds = M (.) d(Phi)/ds~ */
-    for (int32_t k = 0; k <= last; k++) {
-        int64_t n = layer_elems(net, k, b);
-        if (k == last && net->model.readout == EQS_READOUT_LINEAR)
-            memcpy(out->s[k], hs->s[k], sizeof(eqs_real) * (size_t)n);
-        else
-            eqs_activation_apply(net->model.activation, hs->s[k], out->s[k], n);
-        neuron_settle(net, in->s[k], out->s[k], n);
-    }
+    for (int32_t k = 0; k <= last; k++)
+        neuron_output(net, k, in->s[k], hs->s[k], out->s[k], layer_elems(net, k, b));
     eqs_neuron_counts *c = &net->counts[net->phase];
     c->steps++;
     c->neuron_updates += (uint64_t)b * (uint64_t)state_units(net);

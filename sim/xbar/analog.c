@@ -23,6 +23,7 @@
 #include "tile_impl.h"
 
 #include "eqs/blas.h"
+#include "eqs/hot.h"
 #include "eqs/xbar.h"
 
 /* Round to nearest (ties to even) by the float adder: vectorises, unlike a libm call. Valid for
@@ -34,15 +35,6 @@
 #endif
 #define MAX_CONV_BITS 20
 
-/* The per-element loops are compiled for baseline x86-64 and for x86-64-v4 (AVX-512); the
- * loader picks the variant the CPU runs (GCC function multi-versioning). ISO C11 mode compiles
- * without FMA contraction, so both variants give the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
-    !defined(__SANITIZE_ADDRESS__)
-#define EQS_HOT __attribute__((target_clones("default", "arch=x86-64-v4")))
-#else
-#define EQS_HOT
-#endif
 
 /* One read direction's workspace: src = the side the DAC drives, dst = the side the ADC reads. */
 typedef struct read_ws {
