@@ -8,6 +8,7 @@ packages=(
   gnuplot-nox                             # PNG plots of runs
   dataset-fashion-mnist                   # the default data set (/usr/share/datasets/fashion-mnist)
   libsystemc-dev verilator                # SystemC model and RTL harnesses
+  yosys                                   # synthesis of the RTL update units (docs/rtl.md)
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
