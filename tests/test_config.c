@@ -413,7 +413,7 @@ static void test_key_errors(void)
                         "exp.yaml:20:3: training.epoch: unknown key (did you mean 'epochs'?)");
     expect_config_error("  epochs: 2", "  epochs: 2\n  zzzzzz: 1",
                         "exp.yaml:21:3: training.zzzzzz: unknown key (valid keys: epochs, "
-                        "batch_size, eval_batch_size, seed, threads)");
+                        "batch_size, eval_batch_size, seed, threads, log_updates)");
     expect_config_error("name: small", "name: small\ntrainig: 1",
                         "exp.yaml:3:1: trainig: unknown key (did you mean 'training'?)");
     expect_config_error("  name: tiny", "  nme: tiny",

@@ -297,6 +297,7 @@ int cmd_grads(int argc, char **argv)
     bool f_loaded = false;
     if (eqs_trainer_create(&tr, &cfg, (int32_t)n, &err) != EQS_OK ||
         eqs_params_load(eqs_trainer_net(tr), o.weights, &err) != EQS_OK ||
+        eqs_trainer_check_train_set(tr, n, &err) != EQS_OK || /* KD: one teacher row per input */
         (eqs_trainer_pepita(tr) &&
          eqs_pepita_load_f(eqs_trainer_pepita(tr), o.weights, &f_loaded, &err) != EQS_OK) ||
         eqs_mkdir_p(o.out, &err) != EQS_OK) {

@@ -258,8 +258,9 @@ typedef struct batch_buf {
     int64_t *idx;
 } batch_buf;
 
-static void evaluate(eqs_trainer *tr, const eqs_dataset *d, int32_t bs, batch_buf *bb, double *loss,
-                     double *acc)
+/* logits_out (NULL to skip): [d->n, n_classes], every sample's logits in the split's order. */
+static void evaluate_logits(eqs_trainer *tr, const eqs_dataset *d, int32_t bs, batch_buf *bb,
+                            double *loss, double *acc, eqs_real *logits_out)
 {
     double loss_sum = 0;
     int64_t correct = 0;
@@ -273,9 +274,19 @@ static void evaluate(eqs_trainer *tr, const eqs_dataset *d, int32_t bs, batch_bu
         eqs_trainer_infer(tr, bb->x, bb->y, nb, &l, &c);
         loss_sum += l;
         correct += c;
+        int32_t nc = eqs_crnn_n_classes(eqs_trainer_net(tr));
+        if (logits_out)
+            memcpy(logits_out + b0 * nc, eqs_trainer_logits(tr),
+                   sizeof(eqs_real) * (size_t)nb * (size_t)nc);
     }
     *loss = loss_sum / (double)d->n;
     *acc = (double)correct / (double)d->n;
+}
+
+static void evaluate(eqs_trainer *tr, const eqs_dataset *d, int32_t bs, batch_buf *bb, double *loss,
+                     double *acc)
+{
+    evaluate_logits(tr, d, bs, bb, loss, acc, NULL);
 }
 
 typedef struct epoch_result {
@@ -292,6 +303,7 @@ static bool train_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const
     cli_progress bar;
     cli_progress_start(&bar, label, d->n);
     eqs_optim_set_epoch(eqs_trainer_optim(tr), epoch);
+    eqs_trainer_set_epoch(tr, epoch);
     eqs_permutation(perm, d->n, cfg->training.seed, (uint32_t)epoch);
     double loss_sum = 0, t0 = eqs_now_s();
     int64_t correct = 0, seen = 0;
@@ -307,6 +319,7 @@ static bool train_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const
         double l;
         int32_t c;
         eqs_err err;
+        eqs_trainer_set_sample_ids(tr, perm + b0); /* KD: the rows of the teacher logits */
         if (eqs_trainer_step(tr, x, bb->y, nb, rs->global_step, &l, &c, &err) != EQS_OK) {
             cli_progress_end(&bar);
             cli_error("epoch %d, batch %lld: %s (the last checkpoint is intact)", epoch + 1,
@@ -364,6 +377,11 @@ static bool has_f_angle(eqs_trainer *tr)
     return eqs_trainer_pepita(tr) && eqs_pepita_has_angle(eqs_trainer_pepita(tr));
 }
 
+static bool cfg_log_updates(eqs_trainer *tr)
+{
+    return eqs_trainer_config(tr)->training.log_updates != 0;
+}
+
 /* Asymmetric feedback adds one column per pair (W_k, W^b_k): their alignment angle in degrees
  * (Laborieux eq. 52); PEPITA adds angle_deg_F. */
 static void metrics_header(eqs_trainer *tr, char *out, size_t len)
@@ -375,7 +393,11 @@ static void metrics_header(eqs_trainer *tr, char *out, size_t len)
             n += snprintf(out + n, len - (size_t)n, ",angle_deg_%s",
                           eqs_crnn_model(net)->layers[k].name);
     if (has_f_angle(tr) && n < (int)len)
-        snprintf(out + n, len - (size_t)n, ",angle_deg_F");
+        n += snprintf(out + n, len - (size_t)n, ",angle_deg_F");
+    if (eqs_crnn_n_local(net) > 0 && n < (int)len) /* local error signals' weight this epoch */
+        n += snprintf(out + n, len - (size_t)n, ",lambda");
+    for (int32_t k = 0; cfg_log_updates(tr) && k < eqs_crnn_n_layers(net) && n < (int)len; k++)
+        n += snprintf(out + n, len - (size_t)n, ",upd_rms_%s", eqs_crnn_model(net)->layers[k].name);
 }
 
 static void append_angles(eqs_trainer *tr, char *row, size_t len)
@@ -390,14 +412,20 @@ static void append_angles(eqs_trainer *tr, char *row, size_t len)
     if (has_f_angle(tr) && eqs_pepita_alignment_deg(eqs_trainer_pepita(tr), &deg, &err) != EQS_OK)
         fprintf(stderr, "eqsim: warning: angle_deg_F: %s\n", err.msg);
     if (has_f_angle(tr) && n < len)
-        snprintf(row + n, len - n, ",%.4f", deg);
+        n += (size_t)snprintf(row + n, len - n, ",%.4f", deg);
+    if (eqs_crnn_n_local(net) > 0 && n < len)
+        n += (size_t)snprintf(row + n, len - n, ",%.6g", eqs_crnn_local_lambda(net));
+    double rms[EQS_MAX_LAYERS];
+    if (cfg_log_updates(tr) && eqs_trainer_take_update_rms(tr, rms) > 0)
+        for (int32_t k = 0; k < eqs_crnn_n_layers(net) && n < len; k++)
+            n += (size_t)snprintf(row + n, len - n, ",%.6g", rms[k]);
 }
 
 static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, const char *run,
                          eqs_csv *csv, int32_t epoch, run_state *rs, const epoch_result *r,
                          int64_t n_train, bool quiet)
 {
-    char row[512];
+    char row[1024];
     snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.2f,%.0f", epoch + 1, r->train_loss,
              r->train_acc, r->test_loss, r->test_acc, eqs_optim_lr(eqs_trainer_optim(tr), 0),
              r->seconds, (double)n_train / r->seconds);
@@ -477,6 +505,10 @@ static int run_training(const eqs_experiment_config *cfg, const char *run, bool 
     }
     if (!alloc_batch(&bb, &perm, max_batch, train.n_features, train.n)) {
         cli_error("out of memory");
+        goto done;
+    }
+    if (eqs_trainer_check_train_set(tr, train.n, &err) != EQS_OK) {
+        cli_print_err(&err);
         goto done;
     }
     if (resume) {
@@ -608,18 +640,24 @@ int cmd_train(int argc, char **argv)
 
 static void eval_usage(FILE *f)
 {
-    fputs("usage: eqsim eval EXPERIMENT.yaml --weights DIR [--split test|train] [--set k=v ...]\n"
+    fputs("usage: eqsim eval EXPERIMENT.yaml --weights DIR [--split test|train]\n"
+          "                  [--logits OUT.npy] [--set k=v ...]\n"
           "\n"
           "Loads <layer>.weight.npy / <layer>.bias.npy from DIR (a checkpoint, best/, or any\n"
           "folder in that format), runs the free phase (algorithm.t1 steps; PEPITA: the standard\n"
-          "forward pass) on the split and prints its mean loss and accuracy.\n",
+          "forward pass) on the split and prints its mean loss and accuracy.\n"
+          "\n"
+          "  --logits OUT.npy  also write every sample's logits [n, n_classes] in the order eqsim\n"
+          "                    loads the split (after data.train_subset / test_subset, which\n"
+          "                    depend on training.seed): the teacher file of knowledge\n"
+          "                    distillation (docs/local-error.md)\n",
           f);
 }
 
 int cmd_eval(int argc, char **argv)
 {
     cli_common c = {0};
-    const char *weights = NULL, *split = "test";
+    const char *weights = NULL, *split = "test", *logits_path = NULL;
     for (int i = 1; i < argc; i++) {
         int r = cli_parse_common(&c, argc, argv, &i);
         if (r < 0)
@@ -633,6 +671,8 @@ int cmd_eval(int argc, char **argv)
             weights = argv[++i];
         } else if (strcmp(argv[i], "--split") == 0 && i + 1 < argc) {
             split = argv[++i];
+        } else if (strcmp(argv[i], "--logits") == 0 && i + 1 < argc) {
+            logits_path = argv[++i];
         } else if (argv[i][0] != '-' && !c.experiment) {
             c.experiment = argv[i];
         } else {
@@ -653,6 +693,7 @@ int cmd_eval(int argc, char **argv)
     eqs_trainer *tr = NULL;
     batch_buf bb = {0};
     int64_t *perm = NULL;
+    eqs_real *logits = NULL;
     eqs_err err;
     int rc = 1;
     int32_t bs = cfg.training.eval_batch_size;
@@ -665,11 +706,24 @@ int cmd_eval(int argc, char **argv)
         goto done;
     const eqs_dataset *d = strcmp(split, "test") == 0 ? &test : &train;
     double loss, acc;
-    evaluate(tr, d, bs, &bb, &loss, &acc);
+    int64_t shape[2] = {d->n, eqs_crnn_n_classes(eqs_trainer_net(tr))};
+    if (logits_path && !(logits = malloc(sizeof(eqs_real) * (size_t)(shape[0] * shape[1])))) {
+        cli_error("out of memory");
+        goto done;
+    }
+    evaluate_logits(tr, d, bs, &bb, &loss, &acc, logits);
     printf("%s: %s split, %lld samples: loss %.4f accuracy %.2f%%\n", cfg.name, split,
            (long long)d->n, loss, 100 * acc);
+    if (logits && eqs_npy_write_real(logits_path, 2, shape, logits, &err) != EQS_OK) {
+        cli_print_err(&err);
+        goto done;
+    }
+    if (logits)
+        printf("logits [%lld, %lld] written to %s\n", (long long)shape[0], (long long)shape[1],
+               logits_path);
     rc = 0;
 done:
+    free(logits);
     free_batch(&bb, perm);
     eqs_trainer_destroy(tr);
     eqs_dataset_free(&train);

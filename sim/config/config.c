@@ -33,6 +33,8 @@ _Static_assert(sizeof(eqs_data_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_pepita_modulation) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_optimizer_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_schedule) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_local_signal) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_lambda_schedule) == sizeof(int), "enum size");
 
 /* ---- enum names (indexed by value) ------------------------------------------------------- */
 
@@ -50,6 +52,8 @@ static const char *const estimator_names[] = {"one_sided", "random_sign", "symme
 static const char *const optimizer_names[] = {"sgd", "adam", "sgd_lr_in_momentum"};
 static const char *const schedule_names[] = {"constant", "cosine", "step"};
 static const char *const pepita_modulation_names[] = {"error", "none", "random"};
+static const char *const local_signal_names[] = {"le", "kd"};
+static const char *const lambda_schedule_names[] = {"constant", "linear", "exponential", "cosine"};
 
 const char *eqs_activation_name(eqs_activation a)
 {
@@ -104,6 +108,16 @@ const char *eqs_schedule_name(eqs_schedule s)
 const char *eqs_pepita_modulation_name(eqs_pepita_modulation m)
 {
     return cfg_enum_name(pepita_modulation_names, N_OF(pepita_modulation_names), (int)m);
+}
+
+const char *eqs_local_signal_name(eqs_local_signal s)
+{
+    return cfg_enum_name(local_signal_names, N_OF(local_signal_names), (int)s);
+}
+
+const char *eqs_lambda_schedule_name(eqs_lambda_schedule s)
+{
+    return cfg_enum_name(lambda_schedule_names, N_OF(lambda_schedule_names), (int)s);
 }
 
 const char *eqs_layer_type_name(eqs_layer_type t)
@@ -201,6 +215,22 @@ static const key_spec algorithm_keys[] = {
             "PEPITA: F bound / sqrt(6 / n_features)"),
     ROW_F64("pepita_random_scale", eqs_algorithm_config, pepita_random_scale, 1, 0, 0,
             OPEN_LO | NO_HI, "PEPITA: k of the random modulation"),
+    ROW_CUSTOM("local_error", 0, "EP: intermediate error signals (docs/local-error.md)"),
+};
+
+static const key_spec local_error_keys[] = {
+    ROW_CUSTOM("layers", 1, "names of the dynamic layers that get a local readout"),
+    ROW_ENUM("signal", eqs_local_error_config, signal, 0, 0, local_signal_names, "le or kd"),
+    ROW_F64("tau", eqs_local_error_config, tau, 4, 0, 0, OPEN_LO | NO_HI, "temperature"),
+    ROW_F64("lambda0", eqs_local_error_config, lambda0, 1, 0, 0, NO_HI, "initial weight"),
+    ROW_F64("lambda_min", eqs_local_error_config, lambda_min, 0, 0, 0, NO_HI, "final weight"),
+    ROW_ENUM("schedule", eqs_local_error_config, schedule, 0, 0, lambda_schedule_names,
+             "lambda per epoch"),
+    ROW_F64("gamma", eqs_local_error_config, gamma, 0.9, 0, 1, OPEN_LO, "exponential decay"),
+    ROW_CUSTOM("teacher", 0, "kd: teacher logits .npy, one for all layers or one per layer"),
+    ROW_BOOL("weighted", eqs_local_error_config, weighted, 0, "train P_l (weighted KD)"),
+    ROW_F64("readout_lr", eqs_local_error_config, readout_lr, 0.01, 0, 0, OPEN_LO | NO_HI,
+            "weighted: SGD step of P_l"),
 };
 
 static const key_spec optimizer_keys[] = {
@@ -230,6 +260,7 @@ static const key_spec training_keys[] = {
             "evaluation batch"),
     ROW_U64("seed", eqs_training_config, seed, "Philox seed"),
     ROW_I32("threads", eqs_training_config, threads, 0, 1, 1, 256, "worker threads"),
+    ROW_BOOL("log_updates", eqs_training_config, log_updates, 0, "per-layer update RMS"),
 };
 
 #define MODEL_HINT "a model file starts with 'schema: " MODEL_SCHEMA "'"
@@ -635,6 +666,139 @@ static eqs_status validate_algorithm(loader *ld, const node *root, eqs_algorithm
                     a->t1, cfg_describe(v, got, sizeof got));
 }
 
+/* ---- intermediate error signals (docs/local-error.md) ------------------------------------- */
+
+#define LE_PATH "algorithm.local_error"
+
+/* layers: a list of names of dynamic layers (a softmax readout has no state to read out),
+ * stored as increasing dynamic-layer indices, each at most once. */
+static eqs_status parse_local_layers(loader *ld, const node *v, const eqs_model_config *m,
+                                     eqs_local_error_config *le)
+{
+    char p[KEYPATH_LEN], got[96];
+    int32_t n_dyn = m->readout == EQS_READOUT_SOFTMAX ? m->n_layers - 1 : m->n_layers;
+    const node *one = v;
+    int n = v->kind == NODE_SEQ ? v->n : 1;
+    if (v->kind == NODE_MAP || n < 1)
+        return cfg_fail(ld, v, LE_PATH ".layers",
+                        "expected a layer name or a list of them (dynamic layers), got %s",
+                        v->kind == NODE_MAP ? "a map" : "an empty list");
+    bool used[EQS_MAX_LAYERS] = {false};
+    for (int i = 0; i < n; i++) {
+        if (v->kind == NODE_SEQ) {
+            one = v->vals[i];
+            cfg_index_path(p, LE_PATH ".layers", i);
+        } else {
+            snprintf(p, sizeof p, "%s", LE_PATH ".layers");
+        }
+        int32_t found = -1;
+        for (int32_t k = 0; one->kind == NODE_SCALAR && k < m->n_layers; k++)
+            if (strcmp(one->text, m->layers[k].name) == 0)
+                found = k;
+        if (found < 0 || found >= n_dyn) {
+            char names[512];
+            int len = 0;
+            names[0] = '\0';
+            for (int32_t k = 0; k < n_dyn && len < (int)sizeof names; k++)
+                len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", k ? ", " : "",
+                                m->layers[k].name);
+            return cfg_fail(ld, one, p, "expected the name of a dynamic layer (%s), got %s%s",
+                            names, cfg_describe(one, got, sizeof got),
+                            found >= n_dyn ? " (the softmax readout has no state)" : "");
+        }
+        if (used[found])
+            return cfg_fail(ld, one, p, "layer '%s' is listed twice", m->layers[found].name);
+        used[found] = true;
+    }
+    le->n_layers = 0;
+    for (int32_t k = 0; k < n_dyn; k++)
+        if (used[k])
+            le->layers[le->n_layers++] = k;
+    return EQS_OK;
+}
+
+/* teacher: one path (every layer) or one per listed layer, relative to the experiment file. */
+static eqs_status parse_teachers(loader *ld, const node *v, const char *exp_dir,
+                                 eqs_local_error_config *le)
+{
+    char p[KEYPATH_LEN], got[96], joined[EQS_PATH_LEN];
+    int n = v->kind == NODE_SEQ ? v->n : 1;
+    if (v->kind == NODE_MAP || (v->kind == NODE_SEQ && n != 1 && n != le->n_layers))
+        return cfg_fail(ld, v, LE_PATH ".teacher",
+                        "expected one .npy path for every layer or a list of %d (one per layer "
+                        "in local_error.layers), got %s",
+                        le->n_layers,
+                        v->kind == NODE_MAP ? "a map" : cfg_describe(v, got, sizeof got));
+    le->n_teachers = n;
+    for (int i = 0; i < n; i++) {
+        const node *one = v->kind == NODE_SEQ ? v->vals[i] : v;
+        if (v->kind == NODE_SEQ)
+            cfg_index_path(p, LE_PATH ".teacher", i);
+        else
+            snprintf(p, sizeof p, "%s", LE_PATH ".teacher");
+        if (one->kind != NODE_SCALAR || cfg_is_null(one) || !one->text[0])
+            return cfg_fail(ld, one, p, "expected a path to a .npy file, got %s",
+                            cfg_describe(one, got, sizeof got));
+        if (!cfg_join_path(joined, sizeof joined, exp_dir, one->text))
+            return cfg_fail(ld, one, p, "the resolved path is longer than %d characters",
+                            EQS_PATH_LEN - 1);
+        cfg_make_absolute(joined, le->teacher[i], sizeof le->teacher[i]);
+    }
+    return EQS_OK;
+}
+
+/* Local signals nudge EP's symmetric estimate; the other algorithms and estimators have no
+ * place for them (a one-sided estimate would see them only in its single nudged phase). */
+static eqs_status check_local_error(loader *ld, const node *sec, const eqs_algorithm_config *a)
+{
+    const eqs_local_error_config *le = &a->local_error;
+    const node *alg = cfg_map_get(sec, "name"), *v;
+    if (a->name != EQS_ALGO_EP)
+        return cfg_fail(ld, alg, "algorithm.name",
+                        "local_error needs algorithm ep (its nudged phases), got %s",
+                        eqs_algorithm_name(a->name));
+    if (a->estimator != EQS_EST_SYMMETRIC || a->rule != EQS_RULE_EP) {
+        v = cfg_map_get(sec, a->estimator != EQS_EST_SYMMETRIC ? "estimator" : "rule");
+        return cfg_fail(ld, v ? v : cfg_map_get(sec, "local_error"),
+                        a->estimator != EQS_EST_SYMMETRIC ? "algorithm.estimator"
+                                                          : "algorithm.rule",
+                        "local_error is implemented for the symmetric estimate with rule ep, got "
+                        "estimator %s, rule %s",
+                        eqs_estimator_name(a->estimator), eqs_rule_name(a->rule));
+    }
+    const node *lsec = cfg_map_get(sec, "local_error");
+    if (le->lambda_min > le->lambda0)
+        return cfg_fail(ld, cfg_map_get(lsec, "lambda_min"), LE_PATH ".lambda_min",
+                        "expected at most lambda0 = %g, got %g", le->lambda0, le->lambda_min);
+    if ((le->signal == EQS_LOCAL_KD) != (le->n_teachers > 0)) {
+        v = cfg_map_get(lsec, "teacher");
+        return cfg_fail(ld, v ? v : lsec, LE_PATH ".teacher",
+                        le->signal == EQS_LOCAL_KD
+                            ? "required key is missing (signal kd reads the teacher's logits)"
+                            : "only signal kd reads teacher logits (signal is le)");
+    }
+    return EQS_OK;
+}
+
+static eqs_status validate_local_error(loader *ld, const node *root, const char *exp_dir,
+                                       const eqs_model_config *m, eqs_algorithm_config *a)
+{
+    const node *sec = cfg_map_get(root, "algorithm");
+    const node *lsec = cfg_map_get(sec, "local_error");
+    eqs_local_error_config *le = &a->local_error;
+    memset(le, 0, sizeof *le);
+    if (!lsec || cfg_is_null(lsec))
+        return EQS_OK;
+    eqs_status st = cfg_check_map(ld, lsec, LE_PATH, local_error_keys, N_OF(local_error_keys));
+    if (st == EQS_OK)
+        st = cfg_fill_fields(ld, lsec, LE_PATH, local_error_keys, N_OF(local_error_keys), le);
+    if (st == EQS_OK)
+        st = parse_local_layers(ld, cfg_map_get(lsec, "layers"), m, le);
+    if (st == EQS_OK && cfg_map_get(lsec, "teacher"))
+        st = parse_teachers(ld, cfg_map_get(lsec, "teacher"), exp_dir, le);
+    return st == EQS_OK ? check_local_error(ld, sec, a) : st;
+}
+
 /* EP's own rule needs tied weights; the vector-field rules exist for separate ones. */
 static eqs_status check_rule(loader *ld, const node *root, const eqs_model_config *m,
                              const eqs_algorithm_config *a)
@@ -794,6 +958,8 @@ static eqs_status validate_experiment(exp_loader *el, const node *root, eqs_expe
     if (st == EQS_OK)
         st = check_pepita(ld, root, &c->model, &c->algorithm);
     if (st == EQS_OK)
+        st = validate_local_error(ld, root, el->exp_dir, &c->model, &c->algorithm);
+    if (st == EQS_OK)
         st = validate_optimizer(ld, root, c->model.n_layers, &c->optimizer);
     if (st == EQS_OK)
         st = cfg_load_section(ld, root, "training", training_keys, N_OF(training_keys),
@@ -899,7 +1065,31 @@ static void write_data(FILE *f, const eqs_data_config *d)
     fprintf(f, "  augment: %s\n", d->augment ? "true" : "false");
 }
 
-static void write_algorithm(FILE *f, const eqs_algorithm_config *a)
+/* Written only when on, so that the resolved config of a run without it stays as it was. */
+static void write_local_error(FILE *f, const eqs_model_config *m, const eqs_local_error_config *le)
+{
+    if (le->n_layers == 0)
+        return;
+    fputs("  local_error:\n    layers: [", f);
+    for (int i = 0; i < le->n_layers; i++)
+        fprintf(f, "%s%s", i ? ", " : "", m->layers[le->layers[i]].name);
+    fputs("]\n", f);
+    fprintf(f, "    signal: %s\n", eqs_local_signal_name(le->signal));
+    cfg_write_f64(f, "    ", "tau", le->tau);
+    cfg_write_f64(f, "    ", "lambda0", le->lambda0);
+    cfg_write_f64(f, "    ", "lambda_min", le->lambda_min);
+    fprintf(f, "    schedule: %s\n", eqs_lambda_schedule_name(le->schedule));
+    cfg_write_f64(f, "    ", "gamma", le->gamma);
+    if (le->n_teachers > 0) {
+        fputs("    teacher:\n", f);
+        for (int i = 0; i < le->n_teachers; i++)
+            cfg_write_item(f, "      ", le->teacher[i]);
+    }
+    fprintf(f, "    weighted: %s\n", le->weighted ? "true" : "false");
+    cfg_write_f64(f, "    ", "readout_lr", le->readout_lr);
+}
+
+static void write_algorithm(FILE *f, const eqs_model_config *m, const eqs_algorithm_config *a)
 {
     fputs("algorithm:\n", f);
     fprintf(f, "  name: %s\n", eqs_algorithm_name(a->name));
@@ -911,6 +1101,7 @@ static void write_algorithm(FILE *f, const eqs_algorithm_config *a)
     fprintf(f, "  pepita_modulation: %s\n", eqs_pepita_modulation_name(a->pepita_modulation));
     cfg_write_f64(f, "  ", "pepita_f_scale", a->pepita_f_scale);
     cfg_write_f64(f, "  ", "pepita_random_scale", a->pepita_random_scale);
+    write_local_error(f, m, &a->local_error);
 }
 
 static void write_optimizer(FILE *f, const eqs_optimizer_config *o)
@@ -949,6 +1140,8 @@ static void write_training(FILE *f, const eqs_training_config *t)
     fprintf(f, "  eval_batch_size: %d\n", (int)t->eval_batch_size);
     fprintf(f, "  seed: %llu\n", (unsigned long long)t->seed);
     fprintf(f, "  threads: %d\n", (int)t->threads);
+    if (t->log_updates) /* only when on: the resolved configs of other runs stay as they were */
+        fputs("  log_updates: true\n", f);
 }
 
 eqs_status eqs_experiment_write(const eqs_experiment_config *cfg, FILE *f, eqs_err *err)
@@ -960,7 +1153,7 @@ eqs_status eqs_experiment_write(const eqs_experiment_config *cfg, FILE *f, eqs_e
     cfg_write_str(f, "", "name", cfg->name);
     write_model(f, &cfg->model);
     write_data(f, &cfg->data);
-    write_algorithm(f, &cfg->algorithm);
+    write_algorithm(f, &cfg->model, &cfg->algorithm);
     write_optimizer(f, &cfg->optimizer);
     write_training(f, &cfg->training);
     if (cfg->has_hardware) {

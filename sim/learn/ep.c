@@ -45,6 +45,12 @@ eqs_status eqs_ep_create(eqs_ep **out, eqs_crnn *net, const eqs_algorithm_config
         return eqs_err_set(err, EQS_EINVAL,
                            "ep: dropout is implemented for EP's own rule and BPTT, not %s",
                            eqs_rule_name(alg->rule));
+    if (eqs_crnn_n_local(net) > 0 &&
+        (alg->estimator != EQS_EST_SYMMETRIC || alg->rule != EQS_RULE_EP))
+        return eqs_err_set(err, EQS_EINVAL,
+                           "ep: local error signals need the symmetric estimate and rule ep (got "
+                           "%s, %s)",
+                           eqs_estimator_name(alg->estimator), eqs_rule_name(alg->rule));
     if ((alg->rule != EQS_RULE_EP) != asym)
         return eqs_err_set(err, EQS_EINVAL, "ep: rule %s needs %s feedback",
                            eqs_rule_name(alg->rule), asym ? "symmetric" : "asymmetric");
@@ -208,5 +214,12 @@ void eqs_ep_estimate(eqs_ep *ep, int sign, eqs_grads *g, double *loss_sum, int32
         add_readout_grad(ep, &ep->s_pos, beta_b / denom, g);
         if (beta_a != 0)
             add_readout_grad(ep, s_a, -beta_a / denom, g);
+    }
+    /* trained local readouts: the same readout rule, the mean of dl_i/dP_i at s+ and s- */
+    for (int32_t i = 0; i < eqs_crnn_n_local(net); i++) {
+        if (!g->p[i])
+            continue;
+        eqs_crnn_local_add_p_grad(net, i, &ep->s_pos, beta_b / denom, g->p[i]);
+        eqs_crnn_local_add_p_grad(net, i, s_a, -beta_a / denom, g->p[i]);
     }
 }

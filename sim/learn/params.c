@@ -88,6 +88,21 @@ static void read_params(eqs_crnn *net, eqs_grads *p)
     }
 }
 
+/* Trained local readouts (weighted KD): le.<layer>.P.npy [n_classes, n_l]; fixed ones are
+ * drawn again from the seed and have no file. */
+static void local_p_path(char *out, size_t len, eqs_crnn *net, const char *dir, int32_t i)
+{
+    const eqs_model_config *m = eqs_crnn_model(net);
+    snprintf(out, len, "%s/le.%s.P.npy", dir, m->layers[eqs_crnn_local_layer(net, i)].name);
+}
+
+static int64_t local_p_shape(eqs_crnn *net, int32_t i, int64_t shape[2])
+{
+    shape[0] = eqs_crnn_n_classes(net);
+    shape[1] = eqs_crnn_size(net, eqs_crnn_local_layer(net, i) + 1);
+    return shape[0] * shape[1];
+}
+
 eqs_status eqs_params_save(eqs_crnn *net, const char *dir, eqs_err *err)
 {
     eqs_grads p;
@@ -97,6 +112,14 @@ eqs_status eqs_params_save(eqs_crnn *net, const char *dir, eqs_err *err)
     read_params(net, &p);
     st = eqs_tensors_save(net, &p, dir, "", err);
     eqs_grads_free(&p);
+    for (int32_t i = 0; st == EQS_OK && i < eqs_crnn_n_local(net); i++) {
+        char path[EQS_PATH_LEN + 2 * EQS_NAME_LEN];
+        int64_t shape[2];
+        local_p_shape(net, i, shape);
+        local_p_path(path, sizeof path, net, dir, i);
+        if (eqs_crnn_local_trained(net, i))
+            st = eqs_npy_write_real(path, 2, shape, eqs_crnn_local_p(net, i), err);
+    }
     return st;
 }
 
@@ -105,7 +128,23 @@ eqs_status eqs_params_load(eqs_crnn *net, const char *dir, eqs_err *err)
 {
     eqs_grads p;
     eqs_status st = eqs_grads_alloc(net, &p, err);
-    if (st == EQS_OK && (st = eqs_tensors_load(net, &p, dir, "", err)) == EQS_OK)
+    if (st == EQS_OK)
+        st = eqs_tensors_load(net, &p, dir, "", err);
+    for (int32_t i = 0; st == EQS_OK && i < eqs_crnn_n_local(net); i++) {
+        char path[EQS_PATH_LEN + 2 * EQS_NAME_LEN];
+        int64_t shape[2];
+        if (eqs_crnn_local_trained(net, i)) {
+            int64_t n = local_p_shape(net, i, shape);
+            local_p_path(path, sizeof path, net, dir, i);
+            st = load_one(path, 2, shape, p.p[i], n, err);
+        }
+    }
+    for (int32_t i = 0; st == EQS_OK && i < eqs_crnn_n_local(net); i++)
+        if (p.p[i])
+            memcpy(eqs_crnn_local_p(net, i), p.p[i],
+                   sizeof(eqs_real) * (size_t)eqs_crnn_n_classes(net) *
+                       (size_t)eqs_crnn_size(net, eqs_crnn_local_layer(net, i) + 1));
+    if (st == EQS_OK)
         for (int32_t k = 0; k < eqs_crnn_n_layers(net); k++) {
             eqs_tile_write(eqs_crnn_tile(net, k), p.w[k]);
             if (p.wb[k])

@@ -45,7 +45,18 @@ struct eqs_crnn {
     eqs_phase phase;
     eqs_neuron_counts counts[EQS_PHASE_N];
     int32_t last_relax_steps;
+    /* Local readouts (docs/local-error.md); n_local = 0 without them. */
+    int32_t n_local;
+    int32_t local_layer[EQS_MAX_LAYERS];     /* dynamic layer of readout i */
+    eqs_real *local_p[EQS_MAX_LAYERS];       /* P_i [n_classes, n_l] */
+    const eqs_real *local_z[EQS_MAX_LAYERS]; /* KD targets [batch, n_classes]; NULL = one-hot */
+    bool local_trained;                      /* weighted: every P_i is trained */
+    double local_tau, local_lambda;
+    eqs_real *local_r, *local_d; /* [max_batch, n_classes] workspaces */
 };
+
+/* Local readouts keep one sample's class scores on the stack (softmax in double). */
+#define EQS_LOCAL_MAX_CLASSES 1024
 
 static int64_t layer_elems(const eqs_crnn *net, int32_t k, int32_t batch)
 {
@@ -165,6 +176,10 @@ void eqs_crnn_destroy(eqs_crnn *net)
     for (int32_t k = 0; k < net->n_layers; k++)
         if (net->has_back[k])
             eqs_conn_fini(&net->back[k]);
+    for (int32_t i = 0; i < net->n_local; i++)
+        eqs_free(net->local_p[i]);
+    eqs_free(net->local_r);
+    eqs_free(net->local_d);
     free(net);
 }
 
@@ -383,6 +398,13 @@ eqs_status eqs_grads_alloc(const eqs_crnn *net, eqs_grads *g, eqs_err *err)
             return EQS_ENOMEM;
         }
     }
+    for (int32_t i = 0; net->local_trained && i < net->n_local; i++) {
+        size_t n = (size_t)eqs_crnn_n_classes(net) * (size_t)net->size[net->local_layer[i] + 1];
+        if (!(g->p[i] = eqs_calloc(n, sizeof(eqs_real), err))) {
+            eqs_grads_free(g);
+            return EQS_ENOMEM;
+        }
+    }
     return EQS_OK;
 }
 
@@ -392,7 +414,8 @@ void eqs_grads_free(eqs_grads *g)
         eqs_free(g->w[k]);
         eqs_free(g->b[k]);
         eqs_free(g->wb[k]);
-        g->w[k] = g->b[k] = g->wb[k] = NULL;
+        eqs_free(g->p[k]);
+        g->w[k] = g->b[k] = g->wb[k] = g->p[k] = NULL;
     }
     g->n_layers = 0;
 }
@@ -405,6 +428,11 @@ void eqs_grads_zero(const eqs_crnn *net, eqs_grads *g)
         if (g->wb[k])
             memset(g->wb[k], 0, sizeof(eqs_real) * (size_t)eqs_crnn_n_weights(net, k));
     }
+    for (int32_t i = 0; i < net->n_local; i++)
+        if (g->p[i])
+            memset(g->p[i], 0,
+                   sizeof(eqs_real) * (size_t)eqs_crnn_n_classes(net) *
+                       (size_t)net->size[net->local_layer[i] + 1]);
 }
 
 /* ---- activations ----------------------------------------------------------------------- */
@@ -626,6 +654,154 @@ static void add_nudge(eqs_crnn *net, const eqs_state *in, eqs_real beta, eqs_rea
     }
 }
 
+/* ---- local readouts (docs/local-error.md) ------------------------------------------------- */
+
+eqs_status eqs_crnn_local_init(eqs_crnn *net, const eqs_local_error_config *cfg, uint64_t seed,
+                               eqs_err *err)
+{
+    EQS_ASSERT(net->n_local == 0);
+    size_t nc = (size_t)eqs_crnn_n_classes(net);
+    for (int32_t i = 0; i < cfg->n_layers; i++)
+        if (cfg->layers[i] < 0 || cfg->layers[i] >= net->n_dyn)
+            return eqs_err_set(err, EQS_EINVAL, "crnn: local readout on layer %d of %d dynamic",
+                               cfg->layers[i], net->n_dyn);
+    if (cfg->n_layers > 0 && nc > EQS_LOCAL_MAX_CLASSES)
+        return eqs_err_set(err, EQS_EINVAL,
+                           "crnn: local readouts support up to %d classes, not %zu",
+                           EQS_LOCAL_MAX_CLASSES, nc);
+    net->local_tau = cfg->tau;
+    net->local_lambda = cfg->lambda0;
+    net->local_trained = cfg->weighted != 0;
+    net->local_r = eqs_calloc((size_t)net->max_batch * nc, sizeof(eqs_real), err);
+    net->local_d = eqs_calloc((size_t)net->max_batch * nc, sizeof(eqs_real), err);
+    if (!net->local_r || !net->local_d)
+        return EQS_ENOMEM;
+    for (int32_t i = 0; i < cfg->n_layers; i++) {
+        int32_t l = cfg->layers[i], n_l = net->size[l + 1];
+        net->local_layer[i] = l;
+        net->local_z[i] = NULL;
+        if (!(net->local_p[i] = eqs_calloc(nc * (size_t)n_l, sizeof(eqs_real), err)))
+            return EQS_ENOMEM;
+        net->n_local = i + 1;
+        init_uniform(net->local_p[i], (int64_t)nc * n_l, 1.0 / sqrt((double)n_l), seed,
+                     (uint32_t)(2000 + l));
+    }
+    return EQS_OK;
+}
+
+int32_t eqs_crnn_n_local(const eqs_crnn *net)
+{
+    return net->n_local;
+}
+
+int32_t eqs_crnn_local_layer(const eqs_crnn *net, int32_t i)
+{
+    EQS_ASSERT(i >= 0 && i < net->n_local);
+    return net->local_layer[i];
+}
+
+bool eqs_crnn_local_trained(const eqs_crnn *net, int32_t i)
+{
+    EQS_ASSERT(i >= 0 && i < net->n_local);
+    return net->local_trained;
+}
+
+eqs_real *eqs_crnn_local_p(eqs_crnn *net, int32_t i)
+{
+    EQS_ASSERT(i >= 0 && i < net->n_local);
+    return net->local_p[i];
+}
+
+void eqs_crnn_local_set_lambda(eqs_crnn *net, double lambda)
+{
+    net->local_lambda = lambda;
+}
+
+double eqs_crnn_local_lambda(const eqs_crnn *net)
+{
+    return net->local_lambda;
+}
+
+void eqs_crnn_local_set_teacher(eqs_crnn *net, int32_t i, const eqs_real *z)
+{
+    EQS_ASSERT(i >= 0 && i < net->n_local);
+    net->local_z[i] = z;
+}
+
+/* softmax(v / tau) of one row into p (double), returning log of its normaliser's argument
+ * shift so that log p_j = v_j/tau - lse. */
+static double softmax_tau(const double *v, int32_t nc, double tau, double *p)
+{
+    double m = v[0] / tau, sum = 0;
+    for (int32_t j = 1; j < nc; j++)
+        m = v[j] / tau > m ? v[j] / tau : m;
+    for (int32_t j = 0; j < nc; j++)
+        sum += (p[j] = exp(v[j] / tau - m));
+    for (int32_t j = 0; j < nc; j++)
+        p[j] /= sum;
+    return m + log(sum);
+}
+
+/* Readout i at the (masked) state s_l of the batch: r = s_l P^T (one GEMM), then per sample
+ * d = dl/dr = tau (softmax(r/tau) - softmax(t/tau)) into net->local_d; returns sum_b l_i. */
+static double local_readout(eqs_crnn *net, int32_t i, const eqs_real *s_l)
+{
+    int32_t nc = eqs_crnn_n_classes(net), b = net->batch;
+    int32_t n_l = net->size[net->local_layer[i] + 1];
+    double tau = net->local_tau, total = 0;
+    double r[EQS_LOCAL_MAX_CLASSES], t[EQS_LOCAL_MAX_CLASSES], q[EQS_LOCAL_MAX_CLASSES],
+        p[EQS_LOCAL_MAX_CLASSES];
+    EQS_ASSERT(nc <= EQS_LOCAL_MAX_CLASSES);
+    eqs_gemm(false, true, b, nc, n_l, 1, s_l, n_l, net->local_p[i], n_l, 0, net->local_r, nc);
+    for (int32_t row = 0; row < b; row++) {
+        const eqs_real *z = net->local_z[i] ? net->local_z[i] + (int64_t)row * nc : NULL;
+        for (int32_t j = 0; j < nc; j++) {
+            r[j] = (double)net->local_r[(int64_t)row * nc + j];
+            t[j] = z ? (double)z[j] : (j == net->y[row] ? 1.0 : 0.0);
+        }
+        double lse_r = softmax_tau(r, nc, tau, q), lse_t = softmax_tau(t, nc, tau, p);
+        double kl = 0;
+        for (int32_t j = 0; j < nc; j++) {
+            net->local_d[(int64_t)row * nc + j] = (eqs_real)(tau * (q[j] - p[j]));
+            if (p[j] > 0) /* log p - log q = (t - r)/tau - lse_t + lse_r */
+                kl += p[j] * ((t[j] - r[j]) / tau - lse_t + lse_r);
+        }
+        total += tau * tau * kl;
+    }
+    return total;
+}
+
+/* pre-activations h_l -= beta lambda P^T dl/dr for every readout (Phi - beta lambda sum l_i) */
+static void add_local_nudges(eqs_crnn *net, const eqs_state *m, eqs_real beta, eqs_state *hs)
+{
+    int32_t nc = eqs_crnn_n_classes(net);
+    eqs_real scale = -beta * (eqs_real)net->local_lambda;
+    for (int32_t i = 0; i < net->n_local; i++) {
+        int32_t l = net->local_layer[i], n_l = net->size[l + 1];
+        local_readout(net, i, m->s[l]);
+        eqs_gemm(false, false, net->batch, n_l, nc, scale, net->local_d, nc, net->local_p[i], n_l,
+                 1, hs->s[l], n_l);
+    }
+}
+
+double eqs_crnn_local_loss(eqs_crnn *net, int32_t i, const eqs_state *s)
+{
+    EQS_ASSERT(i >= 0 && i < net->n_local);
+    int32_t l = net->local_layer[i];
+    return local_readout(net, i, eqs_crnn_masked(net, l, s->s[l], 1));
+}
+
+void eqs_crnn_local_add_p_grad(eqs_crnn *net, int32_t i, const eqs_state *s, eqs_real scale,
+                               eqs_real *gp)
+{
+    EQS_ASSERT(i >= 0 && i < net->n_local);
+    int32_t l = net->local_layer[i], n_l = net->size[l + 1], nc = eqs_crnn_n_classes(net);
+    const eqs_real *s_l = eqs_crnn_masked(net, l, s->s[l], 1);
+    local_readout(net, i, s_l);
+    /* gp [nc, n_l] += scale d^T s_l */
+    eqs_gemm(true, false, nc, n_l, net->batch, scale, net->local_d, nc, s_l, n_l, 1, gp, n_l);
+}
+
 /* units with a state, summed over the dynamic layers */
 static int64_t state_units(const eqs_crnn *net)
 {
@@ -706,6 +882,8 @@ void eqs_crnn_step(eqs_crnn *net, const eqs_state *in, eqs_state *out, eqs_real 
     }
     if (beta != 0)
         add_nudge(net, in, beta, hs->s[last]);
+    if (beta != 0 && net->n_local > 0 && net->local_lambda != 0)
+        add_local_nudges(net, &m, beta, hs);
     for (int32_t k = 0; k <= last; k++)
         eqs_crnn_mask_apply(net, k, hs->s[k]); /* d(Phi)/ds = M (.) d(Phi)/ds~ */
     for (int32_t k = 0; k <= last; k++)

@@ -159,6 +159,35 @@ typedef struct eqs_data_config {
     int32_t augment;        /* cifar10 training set: random horizontal flip + 4-pixel crop */
 } eqs_data_config;
 
+/* Intermediate error signals in EP (docs/local-error.md): local readouts r_l = P_l flatten(s_l)
+ * of selected dynamic layers, nudged towards the target (le) or a teacher's logits (kd). */
+typedef enum eqs_local_signal {
+    EQS_LOCAL_LE = 0, /* "le": local error, softmax(onehot(y) / tau) is the target */
+    EQS_LOCAL_KD = 1, /* "kd": knowledge distillation, softmax(z / tau) with the teacher's z */
+} eqs_local_signal;
+
+typedef enum eqs_lambda_schedule {
+    EQS_LAMBDA_CONSTANT = 0,    /* "constant":    lambda_e = lambda0 */
+    EQS_LAMBDA_LINEAR = 1,      /* "linear":      lambda0 - (lambda0 - lambda_min) e / E */
+    EQS_LAMBDA_EXPONENTIAL = 2, /* "exponential": max(lambda_min, lambda0 gamma^e) */
+    EQS_LAMBDA_COSINE = 3,      /* "cosine":      lambda_min + (lambda0 - lambda_min)
+                                   (1 + cos(pi e/E))/2 */
+} eqs_lambda_schedule;
+
+typedef struct eqs_local_error_config {
+    int32_t n_layers;               /* readouts; 0 = off (no `local_error:` section) */
+    int32_t layers[EQS_MAX_LAYERS]; /* key "layers" (names): dynamic layer indices, increasing */
+    eqs_local_signal signal;        /* default le */
+    double tau;                     /* temperature, default 4 */
+    double lambda0, lambda_min;     /* keys "lambda0" (default 1), "lambda_min" (default 0) */
+    eqs_lambda_schedule schedule;   /* default constant; E = training.epochs */
+    double gamma;                   /* exponential decay per epoch, default 0.9 */
+    int32_t n_teachers;             /* kd: 1 (one file for every layer) or n_layers */
+    char teacher[EQS_MAX_LAYERS][EQS_PATH_LEN]; /* kd: .npy [n_train, n_classes], absolute */
+    int32_t weighted;  /* "weighted": P_l trained by EP's readout rule (weighted KD, §4.3) */
+    double readout_lr; /* weighted: plain SGD step size of P_l, default 0.01 */
+} eqs_local_error_config;
+
 typedef struct eqs_algorithm_config {
     eqs_algorithm name;
     eqs_estimator estimator; /* EP only */
@@ -170,6 +199,7 @@ typedef struct eqs_algorithm_config {
     eqs_pepita_modulation pepita_modulation; /* PEPITA only; default error */
     double pepita_f_scale;      /* F uniform on +-f_scale sqrt(6 / n_features); default 0.05 */
     double pepita_random_scale; /* k of the random modulation; default 1 */
+    eqs_local_error_config local_error; /* EP only: "local_error" map; absent = off */
 } eqs_algorithm_config;
 
 typedef struct eqs_optimizer_config {
@@ -193,6 +223,7 @@ typedef struct eqs_training_config {
     int32_t eval_batch_size;
     uint64_t seed;
     int32_t threads;
+    int32_t log_updates; /* metrics.csv gets the RMS of each layer's weight update estimate */
 } eqs_training_config;
 
 typedef struct eqs_experiment_config {
@@ -245,6 +276,8 @@ const char *eqs_schedule_name(eqs_schedule s);
 const char *eqs_pepita_modulation_name(eqs_pepita_modulation m);
 const char *eqs_layer_type_name(eqs_layer_type t);
 const char *eqs_pool_name(eqs_pool p);
+const char *eqs_local_signal_name(eqs_local_signal s);
+const char *eqs_lambda_schedule_name(eqs_lambda_schedule s);
 
 #ifdef __cplusplus
 }

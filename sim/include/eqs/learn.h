@@ -198,6 +198,7 @@ eqs_status eqs_trainer_create(eqs_trainer **out, const eqs_experiment_config *cf
                               int32_t max_batch, eqs_err *err);
 void eqs_trainer_destroy(eqs_trainer *tr);
 eqs_crnn *eqs_trainer_net(eqs_trainer *tr);
+const eqs_experiment_config *eqs_trainer_config(const eqs_trainer *tr);
 eqs_optim *eqs_trainer_optim(eqs_trainer *tr);
 eqs_ep *eqs_trainer_ep(eqs_trainer *tr);         /* NULL unless the algorithm is EP */
 eqs_pepita *eqs_trainer_pepita(eqs_trainer *tr); /* NULL unless the algorithm is PEPITA */
@@ -217,10 +218,34 @@ void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int
 eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                             uint64_t step, double *loss_sum, int32_t *n_correct, eqs_err *err);
 
+/* Epoch e (0-based) is starting: sets lambda of the local error signals (if any) to
+ * eqs_local_lambda_at(e, training.epochs). */
+void eqs_trainer_set_epoch(eqs_trainer *tr, int32_t epoch);
+/* KD: checks that every teacher file has one row per training sample (n_train rows, the training
+ * set as loaded: after data.train_subset); EQS_EMISMATCH naming the file and both shapes. EQS_OK
+ * for everything else. */
+eqs_status eqs_trainer_check_train_set(eqs_trainer *tr, int64_t n_train, eqs_err *err);
+/* KD: the training-set rows of the next batches (borrowed; ids[r] for sample r), which index the
+ * teacher logits. NULL (the default) means sample r is row r. */
+void eqs_trainer_set_sample_ids(eqs_trainer *tr, const int64_t *ids);
+/* training.log_updates: the RMS of each weight layer's update estimate g_k (before the
+ * optimizer), averaged over the training steps since the last call, into rms[0..N-1]; returns
+ * the number of steps (0: rms untouched). Resets the averages. */
+int64_t eqs_trainer_take_update_rms(eqs_trainer *tr, double *rms);
+
+/* lambda for epoch e (0-based) of E: constant lambda0; linear lambda0 - (lambda0 - lambda_min)
+ * e/E; exponential max(lambda_min, lambda0 gamma^e); cosine lambda_min + (lambda0 -
+ * lambda_min)(1 + cos(pi e/E))/2. */
+double eqs_local_lambda_at(const eqs_local_error_config *le, int32_t epoch, int32_t total_epochs);
+
 /* Inference on a batch, dropout off: loss sum and number correct of the free phase's steady
  * state (T1 steps; EP and BPTT) or of the standard forward pass (PEPITA). */
 void eqs_trainer_infer(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                        double *loss_sum, int32_t *n_correct);
+
+/* The logits [batch, n_classes] of the last eqs_trainer_infer (borrowed, valid until the next
+ * call): what `eqsim eval --logits` writes, e.g. a teacher's logits for KD. */
+const eqs_real *eqs_trainer_logits(const eqs_trainer *tr);
 
 /* ---- GDU check -------------------------------------------------------------------------- */
 

@@ -41,6 +41,8 @@ typedef struct eqs_grads {
     eqs_real *w[EQS_MAX_LAYERS];
     eqs_real *b[EQS_MAX_LAYERS];
     eqs_real *wb[EQS_MAX_LAYERS]; /* backward weights (asymmetric feedback); NULL where none */
+    eqs_real *p[EQS_MAX_LAYERS];  /* trained local readouts P_i [n_classes, n_l] by readout
+                                     index i (eqs_crnn_local_*); NULL where none or fixed */
 } eqs_grads;
 
 /* Creates the network with ideal tiles; parameters are zero until eqs_crnn_init_params or a
@@ -183,6 +185,38 @@ void eqs_crnn_dropout_off(eqs_crnn *net);
 const eqs_real *eqs_crnn_masked(eqs_crnn *net, int32_t k, const eqs_real *s_k, int slot);
 /* buf [batch, n_k] *= M_k (no-op without an active mask). */
 void eqs_crnn_mask_apply(eqs_crnn *net, int32_t k, eqs_real *buf);
+
+/* ---- intermediate error signals (docs/local-error.md) ----------------------------------- */
+
+/* Local readouts: for readout i on dynamic layer l = eqs_crnn_local_layer(net, i), a matrix
+ * P_i [n_classes, n_l] reads r_i = P_i flatten(M_l (.) s_l) (C,H,W order for a conv layer; M_l
+ * the dropout mask, as Phi sees the state), and
+ *     l_i = tau^2 KL(softmax(t/tau) || softmax(r_i/tau)),  t = onehot(y) (le) or the teacher's z
+ *     dl_i/dr_i = tau (softmax(r_i/tau) - softmax(t/tau)).
+ * A nudged step (beta != 0) adds -beta lambda P_i^T dl_i/dr_i to layer l's pre-activation, inside
+ * sigma like the output nudge: the dynamics of Phi - beta (l_out + lambda sum_i l_i). The free
+ * phase (beta = 0) and a lambda of 0 leave the dynamics exactly as without readouts.
+ * eqs_crnn_local_init draws every P_i uniform on +-1/sqrt(n_l) from eqs_rng(seed, INIT_W, 2000 +
+ * l) (PyTorch's nn.Linear default, a stream of its own); with cfg->weighted the P_i are trained
+ * (eqs_grads.p) and saved with the parameters as le.<layer>.P.npy. Call it once, before
+ * eqs_grads_alloc and eqs_state_alloc users that need eqs_grads.p. EQS_EINVAL on a layer index
+ * out of range. */
+eqs_status eqs_crnn_local_init(eqs_crnn *net, const eqs_local_error_config *cfg, uint64_t seed,
+                               eqs_err *err);
+int32_t eqs_crnn_n_local(const eqs_crnn *net);
+int32_t eqs_crnn_local_layer(const eqs_crnn *net, int32_t i); /* dynamic layer index l */
+bool eqs_crnn_local_trained(const eqs_crnn *net, int32_t i);
+eqs_real *eqs_crnn_local_p(eqs_crnn *net, int32_t i); /* [n_classes, n_l], row-major */
+void eqs_crnn_local_set_lambda(eqs_crnn *net, double lambda);
+double eqs_crnn_local_lambda(const eqs_crnn *net);
+/* KD: readout i's targets for the current batch, z [batch, n_classes] (borrowed until the next
+ * call); NULL: the one-hot of the targets (le, the default). */
+void eqs_crnn_local_set_teacher(eqs_crnn *net, int32_t i, const eqs_real *z);
+/* l_i at states s, summed over the batch (double). */
+double eqs_crnn_local_loss(eqs_crnn *net, int32_t i, const eqs_state *s);
+/* gp [n_classes, n_l] += scale * sum_batch dl_i/dP_i at s = scale * sum_b dl_i/dr_i (x) s_l. */
+void eqs_crnn_local_add_p_grad(eqs_crnn *net, int32_t i, const eqs_state *s, eqs_real scale,
+                               eqs_real *gp);
 
 /* Activation and its derivative (from the pre-activation), elementwise, n elements. */
 void eqs_activation_apply(eqs_activation a, const eqs_real *pre, eqs_real *out, int64_t n);
