@@ -64,5 +64,6 @@ int cmd_grads(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gducheck(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_cosim(int argc, char **argv); /* cmd_cosim.c */
 
 #endif

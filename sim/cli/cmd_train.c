@@ -451,7 +451,7 @@ static bool record_epoch(eqs_trainer *tr, const eqs_experiment_config *cfg, cons
     plot_metrics(run);
     char ledger[EQS_PATH_LEN + 32];
     snprintf(ledger, sizeof ledger, "%s/counters.csv", run);
-    if (eqs_ledger_write_csv(eqs_trainer_net(tr), ledger, &err) != EQS_OK) {
+    if (eqs_trainer_ledger_write_csv(tr, ledger, &err) != EQS_OK) {
         cli_print_err(&err);
         return false;
     }

@@ -25,6 +25,9 @@ static void usage(FILE *f)
           "  mvm HWCONFIG.yaml       one analog tile's product error vs float (--rows --cols)\n"
           "  sweep SWEEP.yaml        a study over config keys (grid or points x seeds):\n"
           "                          resumable; results.csv, summary.csv, plots\n"
+          "  cosim EXPERIMENT.yaml   train with the digital update unit: verilated RTL vs its\n"
+          "                          golden model vs float, error bound, accuracy vs float\n"
+          "                          updates (needs -DEQS_BUILD_RTL=ON, or --no-rtl)\n"
           "  version                 print the version\n"
           "\n"
           "Options shared by the experiment commands:\n"
@@ -55,7 +58,7 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } commands[] = {{"train", cmd_train}, {"eval", cmd_eval},         {"grads", cmd_grads},
                     {"bench", cmd_bench}, {"gducheck", cmd_gducheck}, {"sweep", cmd_sweep},
-                    {"mvm", cmd_mvm}};
+                    {"mvm", cmd_mvm},     {"cosim", cmd_cosim}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

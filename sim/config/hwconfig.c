@@ -29,6 +29,8 @@ _Static_assert(sizeof(eqs_pulse_step) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_write_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_input_scaling) == sizeof(int), "enum size");
 _Static_assert(sizeof(eqs_device_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_digital_unit) == sizeof(int), "enum size");
+_Static_assert(sizeof(eqs_digital_rounding) == sizeof(int), "enum size");
 
 static const char *const adc_mode_names[] = {"fixed", "calibrated"};
 static const char *const pulse_mode_names[] = {"stochastic_rounding", "coincidence"};
@@ -36,6 +38,8 @@ static const char *const dynamics_names[] = {"discrete", "leaky"};
 static const char *const pulse_step_names[] = {"nominal", "per_cell"};
 static const char *const write_names[] = {"verify", "pulses"};
 static const char *const input_scaling_names[] = {"none", "abs_max"};
+static const char *const digital_names[] = {"none", "golden"};
+static const char *const digital_rounding_names[] = {"stochastic", "nearest"};
 
 /* Rows that explain themselves in range errors. Defaults come from eqs_hw_config_default. */
 #define ROW_QTY(nm, st, fld, l, h, b, u, hlp)                                                      \
@@ -107,6 +111,19 @@ static const key_spec update_keys[] = {
     ROW_BOOL("one_sided", eqs_update_config, one_sided, 0, "only one device of a pair moves"),
     ROW_ENUM("pulse_step", eqs_update_config, pulse_step, 0, 0, pulse_step_names,
              "step the dW -> pulses conversion assumes: nominal (open loop) or per_cell"),
+    ROW_ENUM("digital", eqs_update_config, digital, 0, 0, digital_names,
+             "who computes the pulse counts: none (float dW -> optimizer -> tile) or golden (the "
+             "RTL update unit's bit-exact model; plain SGD)"),
+    ROW_ENUM("digital_rounding", eqs_update_config, digital_rounding, 0, 0, digital_rounding_names,
+             "the update unit's rounding: stochastic (its LFSR) or nearest"),
+    ROW_INT("digital_state_w", eqs_update_config, digital_state_w, 0, 16,
+            "update unit operand bits; 0 = the RTL default"),
+    ROW_INT("digital_state_f", eqs_update_config, digital_state_f, 0, 16,
+            "update unit operand fractional bits; 0 = keep the default's integer bits"),
+    ROW_INT("digital_scale_w", eqs_update_config, digital_scale_w, 0, 31,
+            "update unit scale mantissa bits; 0 = the RTL default"),
+    ROW_INT("digital_p_max", eqs_update_config, digital_p_max, 0, 32767,
+            "update unit pulse saturation |count| <= p_max; 0 = the RTL default"),
 };
 
 static const key_spec neuron_keys[] = {
@@ -458,6 +475,18 @@ static eqs_status cross_checks(loader *ld, const node *map, const char *path,
                         "raise tau)",
                         cfg_format_quantity(a, sizeof a, nc->dt_s, "s"),
                         cfg_format_quantity(b, sizeof b, nc->tau_s, "s"));
+    }
+    const eqs_update_config *uc = &hw->update;
+    if (uc->digital_state_w > 0 && uc->digital_state_f >= uc->digital_state_w) {
+        cfg_child_path(p, path, "update.digital_state_f");
+        return cfg_fail(ld, place(map, "update", "digital_state_f"), p,
+                        "must be below digital_state_w (%d), got %d", uc->digital_state_w,
+                        uc->digital_state_f);
+    }
+    if (uc->digital_state_w == 1) {
+        cfg_child_path(p, path, "update.digital_state_w");
+        return cfg_fail(ld, place(map, "update", "digital_state_w"), p,
+                        "expected 0 (the RTL default) or 2 .. 16, got 1");
     }
     if (hw->device.kind == EQS_DEV_PCM && !hw->update.one_sided) {
         cfg_child_path(p, path, "update.one_sided");

@@ -88,6 +88,32 @@ static bool neuron_rows(text_buf *b, eqs_crnn *net)
     return true;
 }
 
+static bool digital_rows(text_buf *b, eqs_crnn *net, const eqs_digital *dig)
+{
+    const eqs_model_config *m = eqs_crnn_model(net);
+    for (int32_t k = 0; dig && k < eqs_crnn_n_layers(net); k++) {
+        const eqs_digital_counts *c = eqs_digital_counts_get(dig, k);
+        const struct {
+            const char *name;
+            uint64_t v;
+        } rows[] = {
+            {"transactions", c->transactions},
+            {"synapse_updates", c->synapse_updates},
+            {"bias_updates", c->bias_updates},
+            {"synapse_samples", c->synapse_samples},
+            {"beats", c->beats},
+            {"pulses", c->pulses},
+            {"saturated", c->saturated},
+            {"operands_clipped", c->operands_clipped},
+        };
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+            if (!buf_printf(b, "%s.update_unit,%s,%s,%" PRIu64 "\n", m->layers[k].name,
+                            eqs_phase_name(EQS_PHASE_UPDATE), rows[i].name, rows[i].v))
+                return false;
+    }
+    return true;
+}
+
 static bool all_rows(text_buf *b, eqs_crnn *net)
 {
     const eqs_model_config *m = eqs_crnn_model(net);
@@ -109,8 +135,14 @@ static bool all_rows(text_buf *b, eqs_crnn *net)
 
 eqs_status eqs_ledger_write_csv(eqs_crnn *net, const char *path, eqs_err *err)
 {
+    return eqs_ledger_write_csv_digital(net, NULL, path, err);
+}
+
+eqs_status eqs_ledger_write_csv_digital(eqs_crnn *net, const eqs_digital *dig, const char *path,
+                                        eqs_err *err)
+{
     text_buf b = {0};
-    if (!all_rows(&b, net)) {
+    if (!all_rows(&b, net) || !digital_rows(&b, net, dig)) {
         free(b.data);
         return eqs_err_set(err, EQS_ENOMEM, "%s: out of memory formatting the counters", path);
     }

@@ -15,6 +15,7 @@ struct eqs_trainer {
     eqs_pepita *pepita;
     eqs_bptt *bptt;
     eqs_optim *optim;
+    eqs_digital *digital; /* hardware.update.digital: golden */
     eqs_grads g;
     eqs_state s, tmp;
     eqs_real *logits, *dl_dz;
@@ -36,6 +37,7 @@ void eqs_trainer_destroy(eqs_trainer *tr)
     eqs_pepita_destroy(tr->pepita);
     eqs_bptt_destroy(tr->bptt);
     eqs_optim_destroy(tr->optim);
+    eqs_digital_destroy(tr->digital);
     eqs_grads_free(&tr->g);
     eqs_state_free(&tr->s);
     eqs_state_free(&tr->tmp);
@@ -122,6 +124,9 @@ static eqs_status create_parts(eqs_trainer *tr, int32_t max_batch, eqs_err *err)
     st = eqs_optim_create(&tr->optim, tr->net, &tr->cfg.optimizer, tr->cfg.training.epochs, err);
     if (st != EQS_OK)
         return st;
+    if (tr->cfg.has_hardware && tr->cfg.hardware.update.digital == EQS_DIGITAL_GOLDEN &&
+        (st = eqs_digital_create(&tr->digital, tr->net, &tr->cfg, err)) != EQS_OK)
+        return st;
     if ((st = eqs_grads_alloc(tr->net, &tr->g, err)) != EQS_OK)
         return st;
     if ((st = eqs_state_alloc(tr->net, &tr->s, err)) != EQS_OK)
@@ -178,6 +183,16 @@ eqs_pepita *eqs_trainer_pepita(eqs_trainer *tr)
 eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr)
 {
     return tr->bptt;
+}
+
+eqs_digital *eqs_trainer_digital(eqs_trainer *tr)
+{
+    return tr->digital;
+}
+
+eqs_status eqs_trainer_ledger_write_csv(eqs_trainer *tr, const char *path, eqs_err *err)
+{
+    return eqs_ledger_write_csv_digital(tr->net, tr->digital, path, err);
 }
 
 int eqs_trainer_beta_sign(const eqs_trainer *tr, uint64_t step)
@@ -318,6 +333,21 @@ static void update_local_readouts(eqs_trainer *tr)
     }
 }
 
+/* hardware.update.digital: golden: the update unit's model turns the phase states into pulse
+ * counts (the optimizer only provides each layer's current lr; plain SGD is checked at
+ * creation). On an error some layers may already be updated. */
+static eqs_status digital_update(eqs_trainer *tr, uint64_t step, eqs_err *err)
+{
+    double lr[EQS_MAX_LAYERS];
+    for (int32_t k = 0; k < eqs_crnn_n_layers(tr->net); k++)
+        lr[k] = eqs_optim_lr(tr->optim, k);
+    if (tr->pepita)
+        return eqs_digital_step_pepita(tr->digital, tr->pepita, lr, step, err);
+    double beta_b = eqs_trainer_beta_sign(tr, step) * tr->cfg.algorithm.beta;
+    double beta_a = tr->cfg.algorithm.estimator == EQS_EST_SYMMETRIC ? -beta_b : 0.0;
+    return eqs_digital_step_ep(tr->digital, tr->ep, beta_b, beta_a, lr, step, err);
+}
+
 eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                             uint64_t step, double *loss_sum, int32_t *n_correct, eqs_err *err)
 {
@@ -333,6 +363,8 @@ eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y
     eqs_crnn_set_phase(tr->net, EQS_PHASE_UPDATE);
     if (tr->cfg.training.log_updates)
         accumulate_update_rms(tr);
+    if (tr->digital)
+        return digital_update(tr, step, err);
     eqs_optim_step(tr->optim, tr->net, &tr->g);
     update_local_readouts(tr);
     return EQS_OK;

@@ -94,6 +94,20 @@ typedef struct eqs_periphery_config {
     eqs_input_scaling input_scaling; /* per-vector scaling of the inputs before the DAC */
 } eqs_periphery_config;
 
+/* The digital update unit (docs/rtl.md, "Digital update path"): who turns the local rule into
+ * the pulse counts of the tiles' pulse port. */
+typedef enum eqs_digital_unit {
+    EQS_DIGITAL_NONE = 0,   /* "none": float dW -> optimizer -> the tile's dW -> pulses */
+    EQS_DIGITAL_GOLDEN = 1, /* "golden": the update unit's bit-exact C model (eqs/updunit.h)
+                               computes each synapse's pulse count from the phase states;
+                               plain SGD only */
+} eqs_digital_unit;
+
+typedef enum eqs_digital_rounding {
+    EQS_DIGITAL_STOCHASTIC = 0, /* "stochastic": the unit's per-lane xorshift32 */
+    EQS_DIGITAL_NEAREST = 1,    /* "nearest": ties away from zero */
+} eqs_digital_rounding;
+
 typedef struct eqs_update_config {
     eqs_pulse_mode mode;
     int32_t max_pulses;        /* per device and update, clipping (>= 1) */
@@ -102,6 +116,12 @@ typedef struct eqs_update_config {
                                   (the other polarity is never applied); 0 = both move in opposite
                                   directions by half */
     eqs_pulse_step pulse_step; /* which step size the dW -> pulses conversion assumes */
+    eqs_digital_unit digital;  /* "digital": none (default) or golden */
+    eqs_digital_rounding digital_rounding;
+    /* The unit's formats (eqs_updunit_format); 0 = the RTL's build default (rtl/upd_formats.def).
+     * digital_state_f 0 with digital_state_w set keeps the default's integer bits:
+     * f = w - (default w - default f). */
+    int32_t digital_state_w, digital_state_f, digital_scale_w, digital_p_max;
 } eqs_update_config;
 
 typedef struct eqs_neuron_config {

@@ -18,6 +18,7 @@
 
 #include "eqs/config.h"
 #include "eqs/net.h"
+#include "eqs/updunit.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -178,12 +179,89 @@ eqs_status eqs_crnn_state_load(eqs_crnn *net, const char *dir, eqs_err *err);
 /* The file whose presence says that dir holds eqs_crnn_state_save's state. */
 #define EQS_NEURON_COUNTS_FILE "neurons.counts"
 
+/* ---- the digital update path (hardware.update.digital: golden; docs/rtl.md) --------------- */
+
+/* Every weight update of a training step computed by the RTL update unit's bit-exact model
+ * (eqs/updunit.h) from the captured phase states, as signed pulse counts for the tiles' pulse
+ * port (eqs_tile_program_pulses), instead of float dW -> optimizer -> eqs_tile_update_delta.
+ * Plain SGD only. With B the batch, dw = eqs_tile_dw_min of layer k's tile and lr_k its
+ * current learning rate, one output LSB is one pulse (dw) and the scale is
+ *     EP (rule ep, dense):  k = lr_k / (|beta_b - beta_a| B dw)   CONTRAST, A B = s_b, C D = s_a
+ *                           (operands swapped when beta_b < beta_a), pre of layer 1 = x;
+ *                           softmax readout: READOUT, A = e_b, B = s_b, C = e_a, D = s_a with
+ *                           k = lr (beta_b / (beta_b - beta_a)) / (B dw) (symmetric: lr/(2 B dw);
+ *                           one-sided and random-sign: C = D = 0, k = lr / (B dw))
+ *     PEPITA (dense):       k = lr_k / (B dw)   HIDDEN (A = h, C = h', B = x' or h'_{k-1}),
+ *                           OUTPUT (A = e', B = h'_{N-1})
+ * Biases are digital registers: the same unit in fixed-point dW mode (BIAS, READOUT_BIAS,
+ * HIDDEN_BIAS, OUTPUT_BIAS; the same k, so one output LSB = dw) and b += code * dw.
+ * Each array (weights, bias) has its own unit whose LFSR runs on across steps, seeded from
+ * training.seed and the array. */
+typedef struct eqs_digital eqs_digital;
+
+/* What one weight layer's update units did (the ledger's "<layer>.update_unit" rows). */
+typedef struct eqs_digital_counts {
+    uint64_t transactions;     /* layer updates: one per array (weights, bias) per step */
+    uint64_t synapse_updates;  /* weight updates computed (one per synapse per step) */
+    uint64_t bias_updates;     /* bias updates computed */
+    uint64_t synapse_samples;  /* sum over updates of the samples accumulated (n each) */
+    uint64_t beats;            /* unit cycles: ceil(updates / lanes) x n per transaction */
+    uint64_t pulses;           /* sum of |count| sent to the pulse port */
+    uint64_t saturated;        /* outputs at the saturation limit */
+    uint64_t operands_clipped; /* operands outside the state format */
+} eqs_digital_counts;
+
+/* One transaction, as an observer sees it (eqsim cosim): the unit as it was before (its cfg
+ * is the one used, its LFSR the state before), the float operands, the requested scale and the
+ * golden result, before it is applied. */
+typedef struct eqs_digital_event {
+    int32_t layer; /* weight layer k, 0-based */
+    bool bias;     /* the bias array (dW output) rather than the weights (pulses) */
+    const eqs_updunit *unit;
+    const eqs_updunit_batch *batch;
+    double k;   /* output LSBs per unit of summed contrast */
+    double lsb; /* weight change of one output LSB */
+    const int32_t *out;
+    int64_t n_clipped;
+    /* The controller loaded `seed` into the unit's generators just before this transaction
+     * (the first one of the unit in a training step: eqs_digital_step_* reseed every unit from
+     * the run's seed and the step, so a resumed run draws what an uninterrupted one draws). */
+    bool reseeded;
+    uint32_t seed;
+} eqs_digital_event;
+typedef void (*eqs_digital_observer)(void *ctx, const eqs_digital_event *ev);
+
+/* The unit's formats from hardware.update (0 = the RTL's defaults); EQS_ECONFIG naming the
+ * digital_* key when the widths do not fit the datapath. */
+eqs_status eqs_digital_resolve_format(eqs_updunit_kind kind, const eqs_update_config *uc,
+                                      eqs_updunit_format *fmt, eqs_err *err);
+/* Checks the experiment (EP rule ep or PEPITA, dense layers, no dropout in EP, no local
+ * readouts, hardware tiles, plain SGD) and makes the units: EQS_ECONFIG naming the key. */
+eqs_status eqs_digital_create(eqs_digital **out, eqs_crnn *net, const eqs_experiment_config *cfg,
+                              eqs_err *err);
+void eqs_digital_destroy(eqs_digital *d);
+/* One EP update from the last estimate's states (beta_a = 0: s_a is the free state). lr[k] per
+ * weight layer; step, the training step, seeds the units' generators (eqs_digital_event). */
+eqs_status eqs_digital_step_ep(eqs_digital *d, const eqs_ep *ep, double beta_b, double beta_a,
+                               const double *lr, uint64_t step, eqs_err *err);
+/* One PEPITA update from the last estimate's two passes. */
+eqs_status eqs_digital_step_pepita(eqs_digital *d, const eqs_pepita *p, const double *lr,
+                                   uint64_t step, eqs_err *err);
+void eqs_digital_set_observer(eqs_digital *d, eqs_digital_observer fn, void *ctx);
+const eqs_digital_counts *eqs_digital_counts_get(const eqs_digital *d, int32_t layer);
+const eqs_updunit_format *eqs_digital_format(const eqs_digital *d);
+eqs_updunit_kind eqs_digital_kind(const eqs_digital *d);
+
 /* ---- the cost ledger's counts ------------------------------------------------------------- */
 
 /* Writes every action counter of net (neurons, and each weight array's tile) by phase, as a tidy
  * CSV `component,phase,counter,value` (sim/learn/ledger.c; docs/hwconfig.md lists the counters),
  * atomically. */
 eqs_status eqs_ledger_write_csv(eqs_crnn *net, const char *path, eqs_err *err);
+/* The same plus, when dig is non-NULL, each weight layer's update-unit rows
+ * (`<layer>.update_unit,update,<counter>,value`, eqs_digital_counts). */
+eqs_status eqs_ledger_write_csv_digital(eqs_crnn *net, const eqs_digital *dig, const char *path,
+                                        eqs_err *err);
 
 /* ---- a training session ------------------------------------------------------------------- */
 
@@ -203,6 +281,10 @@ eqs_optim *eqs_trainer_optim(eqs_trainer *tr);
 eqs_ep *eqs_trainer_ep(eqs_trainer *tr);         /* NULL unless the algorithm is EP */
 eqs_pepita *eqs_trainer_pepita(eqs_trainer *tr); /* NULL unless the algorithm is PEPITA */
 eqs_bptt *eqs_trainer_bptt(eqs_trainer *tr);     /* always available: the yardstick */
+/* The digital update path (hardware.update.digital: golden), NULL when off. */
+eqs_digital *eqs_trainer_digital(eqs_trainer *tr);
+/* counters.csv of the run: eqs_ledger_write_csv_digital with the trainer's digital path. */
+eqs_status eqs_trainer_ledger_write_csv(eqs_trainer *tr, const char *path, eqs_err *err);
 
 /* The sign of beta for training step `step` (+1 unless the estimator is random_sign, where it
  * is drawn from eqs_rng(seed, EQS_RNG_SIGN, step)). */
@@ -212,9 +294,10 @@ int eqs_trainer_beta_sign(const eqs_trainer *tr, uint64_t step);
 void eqs_trainer_grads(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                        uint64_t step, eqs_grads *g, double *loss_sum, int32_t *n_correct);
 
-/* One training step: gradient estimate, then the optimizer. Returns EQS_EDIVERGED (message
- * names the step and the fix) when the loss or the gradient is not finite; the parameters are
- * then left as they were before the step. */
+/* One training step: gradient estimate, then the optimizer (or, with hardware.update.digital:
+ * golden, the digital update path: eqs_digital_step_*, the optimizer's lr only). Returns
+ * EQS_EDIVERGED (message names the step and the fix) when the loss or the gradient is not finite;
+ * the parameters are then left as they were before the step. */
 eqs_status eqs_trainer_step(eqs_trainer *tr, const eqs_real *x, const int32_t *y, int32_t batch,
                             uint64_t step, double *loss_sum, int32_t *n_correct, eqs_err *err);
 
