@@ -497,6 +497,69 @@ static void test_reproducible(void)
     eqs_device_array_destroy(NULL);
 }
 
+/* eqs_device_round_and_pulse (one fused sweep, specialised for cells that share their bounds
+ * and steps, for one-sided updates and for the nominal step) against its definition:
+ * eqs_device_round_pulses with the same uniforms, then eqs_device_pulse. Without C2C noise
+ * the two must agree bit for bit, on uniform and on D2D-spread cells. */
+static void fused_case(eqs_device_kind kind, bool spread, bool nominal, int one_sided)
+{
+    eqs_device_config c;
+    eqs_device_config_default(&c, kind);
+    c.c2c = 0;
+    if (spread) {
+        c.d2d_bounds = 0.05;
+        c.d2d_step = 0.2;
+    }
+    size_t n = 5000; /* more than one chunk of the fused sweep */
+    eqs_device_array *a = make(&c, n, 7, 3), *b = make(&c, n, 7, 3);
+    eqs_device_set_nominal_rounding(a, nominal);
+    eqs_device_set_nominal_rounding(b, nominal);
+    float *g = malloc(n * sizeof *g), *u = malloc(n * sizeof *u);
+    eqs_real *dw = malloc(n * sizeof *dw);
+    int32_t *ca = malloc(n * sizeof *ca), *cb = malloc(n * sizeof *cb);
+    float lo = (float)c.g_min_sie, span = (float)(c.g_max_sie - c.g_min_sie);
+    for (size_t i = 0; i < n; i++) { /* cells across the range, updates of both signs */
+        g[i] = lo + span * (float)((i * 37) % 101) / 100.0f;
+        dw[i] = (eqs_real)(((double)((i * 53) % 41) - 20.0) * 0.4);
+    }
+    eqs_device_program(a, g, NULL);
+    eqs_device_program(b, g, NULL);
+    float scale = span / (float)c.n_states; /* dw in nominal steps */
+    eqs_device_uniforms us = {.seed = 11, .purpose = EQS_RNG_PULSE_ROUND, .entity = 2, .block0 = 9};
+    eqs_device_ledger led;
+    eqs_device_round_and_pulse(a, dw, scale, one_sided, &us, 5.0f, ca, &led);
+    eqs_rng_fill_uniform_f32(u, n, us.seed, us.purpose, us.entity, us.block0);
+    eqs_device_round_pulses(b, dw, scale, one_sided, u, 5.0f, cb);
+    eqs_device_pulse(b, cb);
+    size_t pulsed = 0;
+    for (size_t i = 0; i < n; i++)
+        pulsed += cb[i] != 0;
+    CHECK_MSG(memcmp(ca, cb, n * sizeof *ca) == 0 &&
+                  memcmp(eqs_device_g(a), eqs_device_g(b), n * sizeof(float)) == 0,
+              "fused sweep != round + pulse (kind %s, spread %d, nominal %d, one-sided %d)",
+              eqs_device_kind_name(kind), (int)spread, (int)nominal, one_sided);
+    CHECK_MSG(pulsed > n / 10, /* one-sided: only dw > 0 moves; near the bounds fewer */
+
+              "only %zu cells pulsed (kind %s, spread %d, nominal %d, one-sided %d)", pulsed,
+              eqs_device_kind_name(kind), (int)spread, (int)nominal, one_sided);
+    free(g);
+    free(u);
+    free(dw);
+    free(ca);
+    free(cb);
+    eqs_device_array_destroy(a);
+    eqs_device_array_destroy(b);
+}
+
+static void test_fused_sweep(void)
+{
+    const eqs_device_kind kinds[] = {EQS_DEV_LINEAR_STEP, EQS_DEV_SOFT_BOUNDS, EQS_DEV_EXP_STEP,
+                                     EQS_DEV_NONLINEAR};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (int v = 0; v < 8; v++)
+            fused_case(kinds[k], v & 1, (v >> 1) & 1, (v >> 2) & 1);
+}
+
 int main(void)
 {
     test_descriptors();
@@ -512,5 +575,6 @@ int main(void)
     test_endurance();
     test_read_var();
     test_reproducible();
+    test_fused_sweep();
     EQS_TEST_MAIN_END("test_device");
 }

@@ -35,7 +35,6 @@
 #endif
 #define MAX_CONV_BITS 20
 
-
 /* One read direction's workspace: src = the side the DAC drives, dst = the side the ADC reads. */
 typedef struct read_ws {
     int32_t cap, batch;   /* rows allocated; batch of the last read (0 = none yet) */
